@@ -1,0 +1,44 @@
+# tests/: unit tests (one program per module, TAP), style check.
+check_LIBRARIES = tests/libtap.a
+tests_libtap_a_SOURCES = tests/tap.c tests/tap.h
+
+UNIT_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+UNIT_LDADD = tests/libtap.a $(PROTO_LIBS)
+
+check_PROGRAMS += \
+	tests/unit/test-log \
+	tests/unit/test-strutil \
+	tests/unit/test-json \
+	tests/unit/test-apierror \
+	tests/unit/test-runstate \
+	tests/unit/test-endpoint
+
+tests_unit_test_log_SOURCES = tests/unit/test-log.c
+tests_unit_test_log_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_log_LDADD = $(UNIT_LDADD)
+tests_unit_test_strutil_SOURCES = tests/unit/test-strutil.c
+tests_unit_test_strutil_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_strutil_LDADD = $(UNIT_LDADD)
+tests_unit_test_json_SOURCES = tests/unit/test-json.c
+tests_unit_test_json_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_json_LDADD = $(UNIT_LDADD)
+tests_unit_test_apierror_SOURCES = tests/unit/test-apierror.c
+tests_unit_test_apierror_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_apierror_LDADD = $(UNIT_LDADD)
+tests_unit_test_runstate_SOURCES = tests/unit/test-runstate.c
+tests_unit_test_runstate_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_runstate_LDADD = $(UNIT_LDADD)
+tests_unit_test_endpoint_SOURCES = tests/unit/test-endpoint.c
+tests_unit_test_endpoint_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_endpoint_LDADD = $(UNIT_LDADD)
+
+TESTS += \
+	tests/unit/test-log \
+	tests/unit/test-strutil \
+	tests/unit/test-json \
+	tests/unit/test-apierror \
+	tests/unit/test-runstate \
+	tests/unit/test-endpoint \
+	tests/style.sh
+
+EXTRA_DIST += tests/style.sh tests/style-allow.txt
