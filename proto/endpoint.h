@@ -127,8 +127,8 @@ int endpoint_match(const char *method, const char *path, struct endpoint_match *
 /* The concrete path of a row: "{v}" becomes version (which the row must
  * accept), the id placeholder becomes id. Returns the length, -EINVAL for a
  * version or id the row does not take, -ENOBUFS if n is too small. */
-int endpoint_format_path(const struct endpoint *e, enum api_version version, int64_t id,
-                         char *buf, size_t n);
+int endpoint_format_path(const struct endpoint *e, enum api_version version, int64_t id, char *buf,
+                         size_t n);
 
 /* "GET, POST" for a method mask, into buf. */
 int http_methods_format(unsigned methods, char *buf, size_t n);

@@ -48,8 +48,7 @@ void log_set_sink(log_sink_t sink, void *userdata);
 
 /* Formats and writes one line. errno is set to `error` while formatting so
  * "%m" prints it. Returns -abs(error), so callers can `return log_...`. */
-int log_internal(int level, int error, const char *func, const char *format, ...)
-    _printf_(4, 5);
+int log_internal(int level, int error, const char *func, const char *format, ...) _printf_(4, 5);
 
 #define log_full_errno(level, error, ...)                                                          \
     ({                                                                                             \

@@ -66,7 +66,7 @@ struct buf {
     size_t max;
 };
 
-#define BUF_INIT(maximum) ((struct buf){.max = (maximum)})
+#define BUF_INIT(maximum) ((struct buf){ .max = (maximum) })
 
 /* -EMSGSIZE once len would pass max (nothing is appended), -ENOMEM. */
 int buf_append(struct buf *b, const void *p, size_t n);

@@ -30,8 +30,7 @@ bool tap_ok_at(bool cond, const char *file, int line, const char *fmt, ...)
     return cond;
 }
 
-bool tap_is_int_at(int64_t got, int64_t expected, const char *file, int line, const char *fmt,
-                   ...)
+bool tap_is_int_at(int64_t got, int64_t expected, const char *file, int line, const char *fmt, ...)
 {
     va_list ap;
     bool pass = got == expected;
@@ -52,9 +51,9 @@ bool tap_is_str_at(const char *got, const char *expected, const char *file, int 
     tap_report(pass, file, line, fmt, ap);
     va_end(ap);
     if (!pass)
-        printf("#        got: %s%s%s\n#   expected: %s%s%s\n", got ? "'" : "",
-               got ? got : "NULL", got ? "'" : "", expected ? "'" : "",
-               expected ? expected : "NULL", expected ? "'" : "");
+        printf("#        got: %s%s%s\n#   expected: %s%s%s\n", got ? "'" : "", got ? got : "NULL",
+               got ? "'" : "", expected ? "'" : "", expected ? expected : "NULL",
+               expected ? "'" : "");
     return pass;
 }
 

@@ -8,8 +8,8 @@
 #include "proto/macro.h"
 
 bool tap_ok_at(bool cond, const char *file, int line, const char *fmt, ...) _printf_(4, 5);
-bool tap_is_int_at(int64_t got, int64_t expected, const char *file, int line, const char *fmt,
-                   ...) _printf_(5, 6);
+bool tap_is_int_at(int64_t got, int64_t expected, const char *file, int line, const char *fmt, ...)
+    _printf_(5, 6);
 bool tap_is_str_at(const char *got, const char *expected, const char *file, int line,
                    const char *fmt, ...) _printf_(5, 6);
 void tap_diag(const char *fmt, ...) _printf_(1, 2);
