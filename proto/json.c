@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "proto/json.h"
+#include "proto/strutil.h"
 
 static int json_fail(struct json_error *err, int r, const char *fmt, ...) _printf_(3, 4);
 static int json_fail(struct json_error *err, int r, const char *fmt, ...)
@@ -23,6 +24,165 @@ static bool is_json_space(char c)
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
 
+static bool is_delimiter(const char *p, const char *end)
+{
+    return p == end || is_json_space(*p) || *p == ',' || *p == ']' || *p == '}' || *p == ':';
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or 0. */
+static size_t utf8_sequence(const unsigned char *p, const unsigned char *end)
+{
+    unsigned char c = p[0];
+    size_t n;
+    unsigned lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else
+        return 0;
+    if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+/* Checks the tokens of RFC 8259 that json-c is lenient about even in strict
+ * mode: single-quoted strings, raw control characters in strings, NaN and
+ * Infinity, overlong or surrogate UTF-8, and integers beyond int64 (which it
+ * would clamp). Nesting is left to the tokener. Returns 0 or -EBADMSG. */
+static int json_lex_check(const char *buf, size_t len, struct json_error *err)
+{
+    const char *p = buf, *end = buf + len;
+
+    while (p < end) {
+        size_t off = (size_t)(p - buf);
+        char c = *p;
+
+        if (is_json_space(c) || c == '{' || c == '}' || c == '[' || c == ']' || c == ':' ||
+            c == ',') {
+            p++;
+        } else if (c == '"') {
+            for (p++;;) {
+                if (p >= end)
+                    return json_fail(err, -EBADMSG,
+                                     "Invalid JSON at offset %zu: unterminated string", off);
+                unsigned char u = (unsigned char)*p;
+                if (u == '"') {
+                    p++;
+                    break;
+                }
+                if (u < 0x20)
+                    return json_fail(err, -EBADMSG,
+                                     "Invalid JSON at offset %zu: control character in a string",
+                                     (size_t)(p - buf));
+                if (u == '\\') {
+                    if (p + 1 >= end)
+                        return json_fail(err, -EBADMSG,
+                                         "Invalid JSON at offset %zu: unterminated string", off);
+                    char e = p[1];
+                    if (e == 'u') {
+                        if (end - p < 6 || hexval(p[2]) < 0 || hexval(p[3]) < 0 ||
+                            hexval(p[4]) < 0 || hexval(p[5]) < 0)
+                            return json_fail(err, -EBADMSG,
+                                             "Invalid JSON at offset %zu: bad \\u escape",
+                                             (size_t)(p - buf));
+                        p += 6;
+                    } else if (strchr("\"\\/bfnrt", e) && e) {
+                        p += 2;
+                    } else
+                        return json_fail(err, -EBADMSG, "Invalid JSON at offset %zu: bad escape",
+                                         (size_t)(p - buf));
+                    continue;
+                }
+                size_t n = utf8_sequence((const unsigned char *)p, (const unsigned char *)end);
+                if (n == 0)
+                    return json_fail(err, -EBADMSG, "Invalid JSON at offset %zu: invalid UTF-8",
+                                     (size_t)(p - buf));
+                p += n;
+            }
+        } else if (c == '-' || (c >= '0' && c <= '9')) {
+            const char *start = p;
+            bool integer = true;
+            if (*p == '-')
+                p++;
+            if (p < end && *p == '0')
+                p++;
+            else if (p < end && *p >= '1' && *p <= '9')
+                while (p < end && *p >= '0' && *p <= '9')
+                    p++;
+            else
+                return json_fail(err, -EBADMSG, "Invalid JSON at offset %zu: bad number", off);
+            if (p < end && *p == '.') {
+                integer = false;
+                p++;
+                if (p >= end || *p < '0' || *p > '9')
+                    return json_fail(err, -EBADMSG, "Invalid JSON at offset %zu: bad number", off);
+                while (p < end && *p >= '0' && *p <= '9')
+                    p++;
+            }
+            if (p < end && (*p == 'e' || *p == 'E')) {
+                integer = false;
+                p++;
+                if (p < end && (*p == '+' || *p == '-'))
+                    p++;
+                if (p >= end || *p < '0' || *p > '9')
+                    return json_fail(err, -EBADMSG, "Invalid JSON at offset %zu: bad number", off);
+                while (p < end && *p >= '0' && *p <= '9')
+                    p++;
+            }
+            if (!is_delimiter(p, end))
+                return json_fail(err, -EBADMSG, "Invalid JSON at offset %zu: bad number", off);
+            if (integer) {
+                char digits[24];
+                int64_t v;
+                size_t n = (size_t)(p - start);
+                if (n >= sizeof(digits) ||
+                    (memcpy(digits, start, n), digits[n] = 0, parse_int64(digits, &v) < 0))
+                    return json_fail(err, -EBADMSG,
+                                     "Invalid JSON at offset %zu: integer out of the 64-bit range",
+                                     off);
+            }
+        } else if (c == 't' || c == 'f' || c == 'n') {
+            const char *word = c == 't' ? "true" : c == 'f' ? "false" : "null";
+            size_t n = strlen(word);
+            if ((size_t)(end - p) < n || memcmp(p, word, n) != 0 || !is_delimiter(p + n, end))
+                return json_fail(err, -EBADMSG, "Invalid JSON at offset %zu: unknown literal", off);
+            p += n;
+        } else
+            return json_fail(err, -EBADMSG, "Invalid JSON at offset %zu: unexpected character",
+                             off);
+    }
+    return 0;
+}
+
 int json_parse(const char *buf, size_t len, size_t max_size, int max_depth,
                struct json_object **ret, struct json_error *err)
 {
@@ -31,10 +191,9 @@ int json_parse(const char *buf, size_t len, size_t max_size, int max_depth,
                          len, max_size);
     if (max_depth < 1)
         max_depth = 1;
-    const char *nul = memchr(buf, 0, len);
-    if (nul)
-        return json_fail(err, -EBADMSG, "Invalid JSON: NUL byte at offset %zu",
-                         (size_t)(nul - buf));
+    int r = json_lex_check(buf, len, err);
+    if (r < 0)
+        return r;
 
     struct json_tokener *tok = json_tokener_new_ex(max_depth);
     if (!tok)
@@ -43,12 +202,18 @@ int json_parse(const char *buf, size_t len, size_t max_size, int max_depth,
 
     struct json_object *o = json_tokener_parse_ex(tok, buf, (int)len);
     enum json_tokener_error jerr = json_tokener_get_error(tok);
-    if (jerr == json_tokener_continue)
-        /* A bare number at the very end is complete only once the tokener
-         * sees the end of input, which a terminating NUL tells it. */
-        o = json_tokener_parse_ex(tok, "", 1);
-    jerr = json_tokener_get_error(tok);
     size_t end = json_tokener_get_parse_end(tok);
+    if (jerr == json_tokener_continue && len < 64) {
+        /* A bare scalar at the very end is complete only once the tokener
+         * sees a terminating NUL: give it one. */
+        char copy[64];
+        memcpy(copy, buf, len);
+        copy[len] = 0;
+        json_tokener_reset(tok);
+        o = json_tokener_parse_ex(tok, copy, (int)len + 1);
+        jerr = json_tokener_get_error(tok);
+        end = MIN(json_tokener_get_parse_end(tok), len);
+    }
     json_tokener_free(tok);
 
     if (jerr == json_tokener_continue || (jerr == json_tokener_success && !o && len == 0)) {

@@ -143,7 +143,7 @@ static const char *find_secret(const char *s, size_t *ret_len)
 
 /* Copies msg into out (size n) with secrets replaced and control characters
  * escaped as \xNN, so neither a token nor a forged log line gets through. */
-static void scrub(const char *msg, char *out, size_t n)
+static bool scrub(const char *msg, char *out, size_t n)
 {
     size_t o = 0;
     const char *p = msg;
@@ -171,6 +171,7 @@ static void scrub(const char *msg, char *out, size_t n)
     }
 done:
     out[o] = 0;
+    return *p == 0;
 }
 
 int log_internal(int level, int error, const char *func, const char *format, ...)
@@ -190,9 +191,10 @@ int log_internal(int level, int error, const char *func, const char *format, ...
         raw = NULL;
         strscpy(clean, sizeof(clean), "(log message lost: out of memory)");
     } else {
-        scrub(raw, clean, sizeof(clean));
-        if ((size_t)n >= sizeof(clean) - 1 && strlen(clean) == sizeof(clean) - 1)
-            memcpy(clean + sizeof(clean) - 4, "...", 4);
+        if (!scrub(raw, clean, sizeof(clean))) {
+            size_t at = MIN(strlen(clean), sizeof(clean) - 4);
+            memcpy(clean + at, "...", 4);
+        }
         free(raw);
     }
 

@@ -39,6 +39,8 @@ TESTS += \
 	tests/unit/test-apierror \
 	tests/unit/test-runstate \
 	tests/unit/test-endpoint \
-	tests/style.sh
+	tests/style.sh \
+	tests/style-selftest.sh
 
-EXTRA_DIST += tests/style.sh tests/style-allow.txt
+EXTRA_DIST += tests/style.sh tests/style-selftest.sh tests/style-allow.txt \
+	tests/style-fixtures/bad.c tests/style-fixtures/good.c

@@ -9,6 +9,8 @@ static int tap_count;
 static int tap_failed;
 
 static void tap_report(bool pass, const char *file, int line, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
+static void tap_report(bool pass, const char *file, int line, const char *fmt, va_list ap)
 {
     tap_count++;
     if (!pass)
