@@ -121,54 +121,57 @@ static size_t on_body(char *p, size_t size, size_t n, void *userdata)
     return buf_append(&a->body, p, n) < 0 ? 0 : n;
 }
 
+static void json_putp(struct json_object **o)
+{
+    json_object_put(*o);
+}
+
 /* Reads {"access_token", "token_type", "expires_in"}. */
 static int parse_token(struct auth *a, const char *body, size_t len, uint64_t now)
 {
+    _cleanup_(json_putp) struct json_object *o = NULL;
     struct json_tokener *tok = json_tokener_new();
     if (!tok)
         return -ENOMEM;
-    struct json_object *o = json_tokener_parse_ex(tok, body, (int)len);
+    o = json_tokener_parse_ex(tok, body, (int)len);
     bool complete = json_tokener_get_error(tok) == json_tokener_success;
     json_tokener_free(tok);
-    if (!o || !complete || !json_object_is_type(o, json_type_object)) {
-        json_object_put(o);
+    if (!o || !complete || !json_object_is_type(o, json_type_object))
         return -EBADMSG;
-    }
 
     struct json_object *at = NULL, *tt = NULL, *ei = NULL;
-    const char *token = NULL, *type = "Bearer";
+    const char *token, *type = "Bearer";
     int64_t ttl = DEFAULT_TTL_S;
-    int r = -EBADMSG;
 
     if (!json_object_object_get_ex(o, "access_token", &at) ||
         !json_object_is_type(at, json_type_string))
-        goto out;
+        return -EBADMSG;
     token = json_object_get_string(at);
     if (!token_chars_ok(token))
-        goto out;
+        return -EBADMSG;
     if (json_object_object_get_ex(o, "token_type", &tt) &&
         json_object_is_type(tt, json_type_string)) {
         type = json_object_get_string(tt);
         if (strcasecmp(type, "bearer") == 0)
             type = "Bearer";
         else if (!token_chars_ok(type) || strlen(type) > 32)
-            goto out;
+            return -EBADMSG;
     }
     if (json_object_object_get_ex(o, "expires_in", &ei)) {
         if (json_object_is_type(ei, json_type_int))
             ttl = json_object_get_int64(ei);
         else if (!json_object_is_type(ei, json_type_string) ||
                  parse_int64(json_object_get_string(ei), &ttl) < 0)
-            goto out;
+            return -EBADMSG;
     }
     if (ttl <= 0)
-        goto out;
+        return -EBADMSG;
     ttl = MIN(ttl, (int64_t)MAX_TTL_S);
 
     register_secret(a, token);
-    r = set_header(a, type, token);
+    int r = set_header(a, type, token);
     if (r < 0)
-        goto out;
+        return r;
 
     uint64_t ttl_usec = (uint64_t)ttl * USEC_PER_SEC;
     a->generation++;
@@ -182,10 +185,7 @@ static int parse_token(struct auth *a, const char *body, size_t len, uint64_t no
         a->usable_to = now + ttl_usec / 2;
     }
     a->refresh_at = MIN(a->refresh_at, a->usable_to);
-    r = 0;
-out:
-    json_object_put(o);
-    return r;
+    return 0;
 }
 
 static int fetch_start(struct auth *a);
