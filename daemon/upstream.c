@@ -822,6 +822,8 @@ int upstream_new(sd_event *e, const struct upstream_settings *s, struct upstream
         .connect_timeout_usec = s->connect_timeout_usec,
         .timeout_usec = s->attempt_timeout_usec,
         .margin_usec = s->token_margin_usec,
+        .retry_base_usec = s->backoff_base_usec,
+        .retry_cap_usec = s->backoff_cap_usec,
     };
     r = auth_new(e, u->glue, &as, on_auth_notify, u, &u->auth);
     if (r < 0)
@@ -873,7 +875,8 @@ int upstream_submit(struct upstream *u, const struct upstream_request *req, upst
         (req->workspace_id_header && !header_value_ok(req->workspace_id_header)) ||
         !http_method_to_string(req->method))
         return -EINVAL;
-    if (u->queue.n >= u->queue_max) {
+    /* Transfers waiting to retry count too: they return to the queue. */
+    if (u->queue.n + u->backing_off >= u->queue_max) {
         u->rejected_full++;
         return -EAGAIN;
     }

@@ -28,12 +28,12 @@ struct upstream_settings {
     uint64_t attempt_timeout_usec; /* one attempt, connect to last byte */
     uint64_t retry_budget_usec;    /* from submit to the last retry's start */
     unsigned max_attempts;
-    uint64_t backoff_base_usec; /* full jitter over base * 2^n ... */
+    uint64_t backoff_base_usec; /* full jitter over base * 2^n ... (also failed token fetches) */
     uint64_t backoff_cap_usec;  /* ... cut to this */
     double rate;                /* requests per second to the workspace */
     unsigned burst;
     unsigned max_in_flight;
-    unsigned queue_max;
+    unsigned queue_max;         /* queued + waiting to retry; beyond: -EAGAIN */
     size_t max_body;            /* largest response body; more is -EMSGSIZE */
     uint64_t token_margin_usec; /* OAuth: never send a token with less left */
 };
@@ -57,8 +57,11 @@ struct upstream_response {
     /* 0 with an HTTP answer (any status). Otherwise: -ETIMEDOUT (attempt
      * timeout or deadline), -ECONNREFUSED, -EHOSTUNREACH (name not resolved),
      * -ECONNRESET (closed before an answer), -EPROTO (truncated or malformed
-     * answer, TLS failure), -EMSGSIZE (body above max_body), -EACCES (token
-     * endpoint refused the client), -ENOMEM. */
+     * answer, TLS failure), -EMSGSIZE (body above max_body), -ENOMEM.
+     * With OAuth, a request that never got a token: -EACCES (the token
+     * endpoint refused the client credentials) or, after repeated failures of
+     * the token endpoint, what they were (-ECONNREFUSED, -ETIMEDOUT, -EPROTO
+     * for a bad status or reply); attempts is 0 then. */
     int error;
     const char *body; /* NUL-terminated; valid during the callback only */
     size_t body_len;

@@ -46,6 +46,7 @@ struct server {
     unsigned token_ttl_s;
     unsigned tokens_issued;
     unsigned token_requests;
+    unsigned token_fail_n;    /* the next n token requests get a 503 */
     unsigned min_valid_token; /* tokens below this number are refused */
     unsigned token_uses[MAX_TOKENS];
     unsigned refused;
@@ -150,9 +151,15 @@ static enum MHD_Result serve_token(struct MHD_Connection *c, struct req_ctx *ctx
 
     pthread_mutex_lock(&srv.lock);
     srv.token_requests++;
+    bool fail = srv.token_fail_n > 0;
+    if (fail)
+        srv.token_fail_n--;
     unsigned ttl = srv.token_ttl_s;
-    unsigned n = ++srv.tokens_issued;
+    unsigned n = fail ? 0 : ++srv.tokens_issued;
     pthread_mutex_unlock(&srv.lock);
+
+    if (fail)
+        return reply(c, 503, "text/html", "<html>upstream connect error</html>", NULL, NULL);
 
     if (!auth || !streq(auth, want) || !ct ||
         !startswith(ct, "application/x-www-form-urlencoded") || !ctx->body.data ||
@@ -985,6 +992,189 @@ static void test_oauth(void)
     pthread_mutex_unlock(&srv.lock);
 }
 
+/* Runs the loop for about usec (waiting for a token to age, not for readiness). */
+static void run_for(uint64_t usec)
+{
+    uint64_t end = clock_usec() + usec;
+    while (clock_usec() < end)
+        (void)sd_event_run(loop, (end - clock_usec()) + 1);
+}
+
+static void oauth_server(unsigned ttl_s)
+{
+    pthread_mutex_lock(&srv.lock);
+    srv.oauth = true;
+    srv.token_ttl_s = ttl_s;
+    srv.token_fail_n = 0;
+    srv.min_valid_token = srv.tokens_issued + 1; /* earlier tests' tokens are dead */
+    pthread_mutex_unlock(&srv.lock);
+}
+
+static void oauth_settings(struct upstream_settings *s)
+{
+    settings_for_test(s);
+    s->auth = AUTH_OAUTH_M2M;
+    s->token = NULL;
+    s->client_id = CLIENT_ID;
+    s->client_secret = CLIENT_SECRET;
+    s->user_agent = "jobsd/0.1.0 test/1 os/linux auth/oauth-m2m";
+}
+
+static void test_oauth_refresh(void)
+{
+    struct upstream_settings s;
+    oauth_settings(&s);
+    /* 3 s tokens, 1 s margin: sent until 2 s, refreshed in the background
+     * from 1.5 s (TTL/2). */
+    s.token_margin_usec = 1 * SEC;
+    oauth_server(3);
+    _cleanup_(upstream_freep) struct upstream *u = new_upstream(&s);
+    if (!u)
+        return;
+
+    pthread_mutex_lock(&srv.lock);
+    unsigned tr0 = srv.token_requests, first = srv.tokens_issued + 1;
+    pthread_mutex_unlock(&srv.lock);
+    struct result r = run(u, HTTP_GET, "/api/test/ok?key=bg", RETRY_SAFE, NULL);
+    is_int(r.status, 200, "first request fetched a token");
+
+    run_for(1600 * MSEC);
+    uint64_t start = clock_usec();
+    r = run(u, HTTP_GET, "/api/test/ok?key=bg", RETRY_SAFE, NULL);
+    is_int(r.status, 200, "in the refresh window: answered");
+    ok(clock_usec() - start < 500 * MSEC, "without waiting for the refresh");
+    struct upstream_stats st;
+    upstream_get_stats(u, &st);
+    ok(st.auth.fetching || st.auth.generation == 2, "a background refresh started");
+    run_for(200 * MSEC);
+    r = run(u, HTTP_GET, "/api/test/ok?key=bg", RETRY_SAFE, NULL);
+    is_int(r.status, 200, "after the refresh: answered");
+    pthread_mutex_lock(&srv.lock);
+    is_int(srv.token_requests - tr0, 2, "two token requests in all");
+    is_int(srv.token_uses[first], 2, "the old token served until the new one came");
+    is_int(srv.token_uses[first + 1], 1, "then the new one");
+    pthread_mutex_unlock(&srv.lock);
+
+    /* The token endpoint fails twice (503): requests wait, fetches back off. */
+    struct upstream_settings s2;
+    oauth_settings(&s2);
+    oauth_server(3600);
+    pthread_mutex_lock(&srv.lock);
+    srv.token_fail_n = 2;
+    tr0 = srv.token_requests;
+    pthread_mutex_unlock(&srv.lock);
+    _cleanup_(upstream_freep) struct upstream *v = new_upstream(&s2);
+    start = clock_usec();
+    r = run(v, HTTP_GET, "/api/test/ok?key=tf", RETRY_SAFE, NULL);
+    is_int(r.status, 200, "token endpoint failing twice: the request still succeeds");
+    is_int(r.attempts, 1, "sent once, with the third token fetch's token");
+    pthread_mutex_lock(&srv.lock);
+    is_int(srv.token_requests - tr0, 3, "three token requests");
+    pthread_mutex_unlock(&srv.lock);
+    tap_diag("token endpoint 503 twice: answered after %" PRIu64 " ms",
+             (clock_usec() - start) / MSEC);
+
+    /* Failing for good: after 3 failures waiting requests get the error. */
+    pthread_mutex_lock(&srv.lock);
+    srv.token_fail_n = 1000;
+    pthread_mutex_unlock(&srv.lock);
+    _cleanup_(upstream_freep) struct upstream *w = new_upstream(&s2);
+    r = run(w, HTTP_GET, "/api/test/ok?key=tf2", RETRY_SAFE, NULL);
+    is_int(r.error, -EPROTO, "token endpoint down: -EPROTO");
+    is_int(r.attempts, 0, "never sent");
+    upstream_get_stats(w, &st);
+    ok(st.auth.token_failures >= 3, "stats: token failures (%u)", st.auth.token_failures);
+    pthread_mutex_lock(&srv.lock);
+    srv.token_fail_n = 0;
+    srv.oauth = false;
+    pthread_mutex_unlock(&srv.lock);
+}
+
+static void test_pause_after_429(void)
+{
+    struct upstream_settings s;
+    settings_for_test(&s);
+    _cleanup_(upstream_freep) struct upstream *u = new_upstream(&s);
+    if (!u)
+        return;
+
+    struct result a = { .started = clock_usec() }, b = { 0 };
+    struct upstream_request ra = {
+        .method = HTTP_GET,
+        .path_and_query = "/api/test/flaky?key=pause&fails=1&status=429&ra=1",
+        .retry = RETRY_SAFE,
+    };
+    struct upstream_request rb = {
+        .method = HTTP_GET,
+        .path_and_query = "/api/test/ok?key=paused",
+        .retry = RETRY_SAFE,
+    };
+    unsigned before = done_count;
+    upstream_submit(u, &ra, on_done_count, &a, NULL);
+    struct upstream_stats st;
+    uint64_t end = clock_usec() + 5 * SEC;
+    do {
+        sd_event_run(loop, 10 * MSEC);
+        upstream_get_stats(u, &st);
+    } while (st.backing_off == 0 && clock_usec() < end);
+    b.started = clock_usec();
+    upstream_submit(u, &rb, on_done_count, &b, NULL);
+    loop_until(&done_count, before + 2);
+    is_int(b.status, 200, "a request during the 429 pause is answered");
+    ok(b.elapsed >= 800 * MSEC, "but only after the pause: %" PRIu64 " ms", b.elapsed / MSEC);
+    is_int(a.status, 200, "the throttled one too");
+}
+
+/* Many small transfers: loop CPU per transfer and the longest dispatch. */
+static void test_throughput(void)
+{
+    struct upstream_settings s;
+    settings_for_test(&s);
+    s.rate = 100000;
+    s.burst = 1000;
+    s.queue_max = 1000;
+    _cleanup_(upstream_freep) struct upstream *u = new_upstream(&s);
+    if (!u)
+        return;
+
+    enum { N = 1000 };
+    static struct result res[N];
+    struct upstream_request req = {
+        .method = HTTP_GET,
+        .path_and_query = "/api/test/ok?key=bench",
+        .retry = RETRY_SAFE,
+    };
+    struct timespec c0, c1;
+    unsigned before = done_count;
+    uint64_t start = clock_usec(), worst = 0;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
+    for (int i = 0; i < N; i++) {
+        res[i] = (struct result){ .started = start };
+        upstream_submit(u, &req, on_done_count, &res[i], NULL);
+    }
+    while (done_count < before + N && clock_usec() < start + 60 * SEC) {
+        int r = sd_event_prepare(loop);
+        if (r == 0)
+            r = sd_event_wait(loop, 100 * MSEC);
+        if (r > 0) {
+            uint64_t t0 = clock_usec();
+            (void)sd_event_dispatch(loop);
+            worst = MAX(worst, clock_usec() - t0);
+        }
+    }
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+    uint64_t wall = clock_usec() - start;
+    uint64_t cpu =
+        (uint64_t)(c1.tv_sec - c0.tv_sec) * SEC + (uint64_t)((c1.tv_nsec - c0.tv_nsec) / 1000);
+    unsigned good = 0;
+    for (int i = 0; i < N; i++)
+        good += res[i].status == 200;
+    is_int(good, N, "1000 transfers, 16 in flight: all 200");
+    tap_diag("throughput: %d transfers in %" PRIu64 " ms (%" PRIu64 "/s), loop CPU %" PRIu64
+             " us per transfer, longest dispatch %" PRIu64 " us",
+             N, wall / MSEC, wall ? (uint64_t)N * SEC / wall : 0, cpu / N, worst);
+}
+
 int main(void)
 {
     if (server_start() < 0)
@@ -1000,6 +1190,9 @@ int main(void)
     test_limiter_queue_cancel();
     test_keepalive();
     test_oauth();
+    test_oauth_refresh();
+    test_pause_after_429();
+    test_throughput();
 
     sd_event_unref(loop);
     server_stop();
