@@ -30,6 +30,11 @@
 #include "proto/log.h"
 #include "proto/strutil.h"
 
+/* CURLOPT_PROTOCOLS_STR (7.85) and curl_easy_header() (7.83). */
+#if LIBCURL_VERSION_NUM < 0x075500
+#error "jobsd's upstream client needs libcurl >= 7.85"
+#endif
+
 #define USEC_PER_SEC UINT64_C(1000000)
 #define USEC_PER_MSEC UINT64_C(1000)
 #define TIMER_ACCURACY_USEC 1000
@@ -925,6 +930,16 @@ void upstream_cancel(struct upstream_transfer *t)
     if (!t || t->state == T_DONE)
         return;
     transfer_free(t);
+}
+
+int upstream_set_rate(struct upstream *u, double rate, unsigned burst)
+{
+    int r = limiter_set(u->limiter, rate, burst);
+    if (r < 0)
+        return r;
+    u->rate = rate;
+    schedule_pump(u);
+    return 0;
 }
 
 unsigned upstream_retry_after_hint(struct upstream *u)

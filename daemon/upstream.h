@@ -83,13 +83,17 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct upstream *, upstream_free)
 
 /* Queues req (everything in it is copied). done runs exactly once, from the
  * loop, never from inside upstream_submit(), unless upstream_cancel() comes
- * first. *ret (may be NULL) is valid until then. -EAGAIN: the queue is full
- * (answer 429 with Retry-After: upstream_retry_after_hint()); -EINVAL: a bad
- * request (path not starting with '/', control characters in headers). */
+ * first. done may submit and cancel other transfers, but must not free u. *ret (may be NULL) is
+ * valid until then. -EAGAIN: the queue is full (answer 429 with Retry-After:
+ * upstream_retry_after_hint()); -EINVAL: a bad request (path not starting with '/', control
+ * characters in headers). */
 int upstream_submit(struct upstream *u, const struct upstream_request *req, upstream_done_t done,
                     void *userdata, struct upstream_transfer **ret);
 /* The caller went away: stops the transfer, done never runs. NULL is fine. */
 void upstream_cancel(struct upstream_transfer *t);
+
+/* A reload: new rate and burst for the shared limiter. -EINVAL if bad. */
+int upstream_set_rate(struct upstream *u, double rate, unsigned burst);
 
 /* Seconds a client turned away with -EAGAIN should wait: the time the queue
  * needs to drain at the configured rate, at least 1. */
