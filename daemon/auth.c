@@ -190,6 +190,32 @@ static int parse_token(struct auth *a, const char *body, size_t len, uint64_t no
 
 static int fetch_start(struct auth *a);
 
+/* "error: error_description" of an OAuth error reply (RFC 6749 §5.2), for
+ * the log; empty if the body has none. */
+static void oauth_error(const char *body, size_t len, char *out, size_t n)
+{
+    _cleanup_(json_putp) struct json_object *o = NULL;
+    struct json_object *e = NULL, *d = NULL;
+
+    out[0] = '\0';
+    if (!body || len == 0 || len > INT32_MAX)
+        return;
+    o = json_tokener_parse(body);
+    if (!o || !json_object_is_type(o, json_type_object))
+        return;
+    if (json_object_object_get_ex(o, "error", &e) && json_object_is_type(e, json_type_string))
+        (void)strscpy(out, n, json_object_get_string(e));
+    if (json_object_object_get_ex(o, "error_description", &d) &&
+        json_object_is_type(d, json_type_string)) {
+        size_t used = strlen(out);
+        if (used > 0 && used + 2 < n) {
+            (void)strscpy(out + used, n - used, ": ");
+            used += 2;
+        }
+        (void)strscpy(out + used, n - used, json_object_get_string(d));
+    }
+}
+
 static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
     struct auth *a = userdata;
@@ -237,8 +263,11 @@ static void on_fetch_done(CURL *easy, CURLcode result, void *userdata)
                                                    : -EPROTO;
         log_warning_errno(r, "OAuth token request failed: %s", curl_easy_strerror(result));
     } else if (status == 400 || status == 401 || status == 403) {
+        char why[256] = "";
         r = -EACCES;
-        log_error("OAuth token endpoint refused the client credentials (HTTP %ld)", status);
+        oauth_error(a->body.data, a->body.len, why, sizeof(why));
+        log_error("OAuth token endpoint refused the client credentials (HTTP %ld%s%s)", status,
+                  why[0] ? ": " : "", why);
     } else if (status != 200) {
         r = -EPROTO;
         log_warning("OAuth token endpoint answered HTTP %ld", status);

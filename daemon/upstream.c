@@ -227,6 +227,16 @@ static void note_error(struct upstream *u, int error)
     u->last_error_usec = now_real(u);
 }
 
+/* Logs only the changes, so an outage is two lines, not one per request. */
+static void set_reachable(struct upstream *u, bool reachable, int error)
+{
+    if (reachable && !u->reachable && u->last_answer_usec > 0)
+        log_info("Workspace %s reachable again", u->host);
+    else if (!reachable && u->reachable)
+        log_warning_errno(error, "Workspace %s unreachable: %m", u->host);
+    u->reachable = reachable;
+}
+
 static void attempt_cleanup(struct upstream_transfer *t)
 {
     if (t->easy) {
@@ -599,8 +609,11 @@ static void on_attempt_done(CURL *easy, CURLcode result, void *userdata)
 
     if (result == CURLE_OK) {
         t->status = (int)status;
-        u->reachable = true;
+        set_reachable(u, true, 0);
         u->last_answer_usec = now_real(u);
+        /* The workspace asked everyone to wait, whatever this request's class. */
+        if (status == 429 && t->retry_after_s > 0)
+            u->paused_until = MAX(u->paused_until, now + t->retry_after_s * USEC_PER_SEC);
 
         if (u->auth && !t->reauthed && may_retry_after_send && is_token_refused(t, easy) &&
             auth_reject(u->auth, t->generation)) {
@@ -617,13 +630,10 @@ static void on_attempt_done(CURL *easy, CURLcode result, void *userdata)
             (void)api_error_parse((int)status, t->resp.data, t->resp.len, &e);
             if (api_error_is_retryable(&e)) {
                 uint64_t delay;
-                if (t->retry_after_s > 0) {
+                if (t->retry_after_s > 0)
                     delay = t->retry_after_s * USEC_PER_SEC +
                             backoff_random(&u->rng) % (RETRY_AFTER_JITTER_USEC + 1);
-                    if (status == 429)
-                        u->paused_until =
-                            MAX(u->paused_until, now + t->retry_after_s * USEC_PER_SEC);
-                } else
+                else
                     delay = backoff_delay_usec(u->backoff_base_usec, u->backoff_cap_usec,
                                                t->attempts, backoff_random(&u->rng));
                 log_debug("%s answered %ld, retrying in %" PRIu64 " ms", t->url, status,
@@ -642,7 +652,7 @@ static void on_attempt_done(CURL *easy, CURLcode result, void *userdata)
     t->error = error;
     buf_reset(&t->resp);
     if (error == -ECONNREFUSED || error == -EHOSTUNREACH || (error == -ETIMEDOUT && !sent))
-        u->reachable = false;
+        set_reachable(u, false, error);
 
     bool retry;
     if (!sent && (error == -ECONNREFUSED || error == -EHOSTUNREACH || error == -ETIMEDOUT ||

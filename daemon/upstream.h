@@ -108,7 +108,7 @@ struct upstream_stats {
     int last_error;            /* -errno or an HTTP status >= 500 or 429 as positive */
     uint64_t last_error_usec;  /* CLOCK_REALTIME of it, 0: never */
     uint64_t last_answer_usec; /* CLOCK_REALTIME of the last HTTP answer */
-    bool reachable;            /* the last attempt got an HTTP answer */
+    bool reachable;            /* the last attempt got an HTTP answer (false before any) */
     struct auth_stats auth;
 };
 int upstream_get_stats(struct upstream *u, struct upstream_stats *ret);
