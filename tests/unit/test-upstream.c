@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/curl-glue.h"
 #include "daemon/upstream.h"
 #include "proto/log.h"
 #include "proto/strutil.h"
@@ -1250,6 +1251,7 @@ static void test_throughput(void)
     struct timespec c0, c1;
     unsigned before = done_count;
     uint64_t start = clock_usec(), worst = 0;
+    unsigned most = 0;
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
     for (int i = 0; i < N; i++) {
         res[i] = (struct result){ .started = start };
@@ -1261,8 +1263,10 @@ static void test_throughput(void)
             r = sd_event_wait(loop, 100 * MSEC);
         if (r > 0) {
             uint64_t t0 = clock_usec();
+            unsigned n0 = done_count;
             (void)sd_event_dispatch(loop);
             worst = MAX(worst, clock_usec() - t0);
+            most = MAX(most, done_count - n0);
         }
     }
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
@@ -1273,6 +1277,8 @@ static void test_throughput(void)
     for (int i = 0; i < N; i++)
         good += res[i].status == 200;
     is_int(good, N, "1000 transfers, 16 in flight: all 200");
+    ok(most <= CURL_GLUE_DRAIN_MAX, "at most %d completions per dispatch (%u)", CURL_GLUE_DRAIN_MAX,
+       most);
     tap_diag("throughput: %d transfers in %" PRIu64 " ms (%" PRIu64 "/s), loop CPU %" PRIu64
              " us per transfer, longest dispatch %" PRIu64 " us",
              N, wall / MSEC, wall ? (uint64_t)N * SEC / wall : 0, cpu / N, worst);
