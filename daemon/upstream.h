@@ -83,10 +83,10 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct upstream *, upstream_free)
 
 /* Queues req (everything in it is copied). done runs exactly once, from the
  * loop, never from inside upstream_submit(), unless upstream_cancel() comes
- * first. done may submit and cancel other transfers, but must not free u. *ret (may be NULL) is
- * valid until then. -EAGAIN: the queue is full (answer 429 with Retry-After:
- * upstream_retry_after_hint()); -EINVAL: a bad request (path not starting with '/', control
- * characters in headers). */
+ * first; it may submit and cancel other transfers, but must not free u.
+ * *ret (may be NULL) is valid until then. -EAGAIN: the queue is full (answer
+ * 429 with Retry-After: upstream_retry_after_hint()); -EINVAL: a bad request
+ * (path not starting with '/', control characters in headers). */
 int upstream_submit(struct upstream *u, const struct upstream_request *req, upstream_done_t done,
                     void *userdata, struct upstream_transfer **ret);
 /* The caller went away: stops the transfer, done never runs. NULL is fine. */
