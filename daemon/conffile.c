@@ -247,8 +247,7 @@ int conffile_parse_ini(const char *path, const char *data, conffile_handler_t ha
     if (r == -2)
         return -ENOMEM;
     if (r != 0) {
-        log_error("%s:%d: syntax error: expected [section], key = value or a comment", path,
-                  r);
+        log_error("%s:%d: syntax error: expected [section], key = value or a comment", path, r);
         return -EINVAL;
     }
     return s.error == -ENOMEM ? -ENOMEM : s.error < 0 ? -EINVAL : 0;

@@ -52,7 +52,7 @@ struct option_def {
 static const char *const auth_types[] = { "", "pat", "oauth-m2m", NULL };
 
 #define F(field) offsetof(struct config, field)
-#define SEC(x) ((int64_t)(x) * 1000)
+#define SEC(x) ((int64_t)(x)*1000)
 
 /* One row per option; the man page jobsd.conf(5) follows this order, and
  * tests/unit/test-config-man checks that both list the same options. */
@@ -79,8 +79,8 @@ static const struct option_def options[] = {
       1024 * 1024, NULL, false, 0, "Memory for each connection's request." },
     { "server", "request_timeout", OPT_DURATION, F(server.request_timeout_ms), "60s", SEC(1),
       SEC(3600), NULL, false, 0, "Idle time after which a client connection is closed." },
-    { "server", "drain_timeout", OPT_DURATION, F(server.drain_timeout_ms), "10s", 0, SEC(600),
-      NULL, true, 0, "How long a stopping daemon waits for requests in progress." },
+    { "server", "drain_timeout", OPT_DURATION, F(server.drain_timeout_ms), "10s", 0, SEC(600), NULL,
+      true, 0, "How long a stopping daemon waits for requests in progress." },
 
     { "workspace", "host", OPT_STRING, F(workspace.host), "", 0, 0, NULL, false, 0,
       "Workspace URL, e.g. https://dbc-1234.cloud.databricks.com." },
@@ -94,19 +94,19 @@ static const struct option_def options[] = {
       "Personal access token." },
     { "workspace", "client_id", OPT_STRING, F(workspace.client_id), "", 0, 0, NULL, true, 0,
       "OAuth M2M service principal's client id." },
-    { "workspace", "client_secret", OPT_SECRET, F(workspace.client_secret), "", 0, 0, NULL, true,
-      0, "OAuth M2M client secret." },
+    { "workspace", "client_secret", OPT_SECRET, F(workspace.client_secret), "", 0, 0, NULL, true, 0,
+      "OAuth M2M client secret." },
     { "workspace", "workspace_id", OPT_STRING, F(workspace.workspace_id), "", 0, 0, NULL, false, 0,
       "Sent as X-Databricks-Workspace-Id." },
-    { "workspace", "ca_file", OPT_PATH, F(workspace.ca_file), "", 0, 0, NULL, true,
-      OPT_F_EMPTY_OK, "CA bundle to verify the workspace with; empty uses the system's." },
+    { "workspace", "ca_file", OPT_PATH, F(workspace.ca_file), "", 0, 0, NULL, true, OPT_F_EMPTY_OK,
+      "CA bundle to verify the workspace with; empty uses the system's." },
 
     { "upstream", "connect_timeout", OPT_DURATION, F(upstream.connect_timeout_ms), "10s", 100,
       SEC(300), NULL, true, 0, "Time to connect to the workspace." },
     { "upstream", "timeout", OPT_DURATION, F(upstream.timeout_ms), "60s", SEC(1), SEC(3600), NULL,
       true, 0, "Time for one upstream request." },
-    { "upstream", "retry_budget", OPT_DURATION, F(upstream.retry_budget_ms), "300s", 0,
-      SEC(86400), NULL, true, 0, "Total time spent retrying one request." },
+    { "upstream", "retry_budget", OPT_DURATION, F(upstream.retry_budget_ms), "300s", 0, SEC(86400),
+      NULL, true, 0, "Total time spent retrying one request." },
     { "upstream", "max_attempts", OPT_INT, F(upstream.max_attempts), "6", 1, 20, NULL, true, 0,
       "Most attempts of one request." },
     { "upstream", "rate", OPT_RATE, F(upstream.rate), "10", 100, 1000000, NULL, true, 0,
@@ -216,10 +216,10 @@ const char *config_option_type(size_t i)
 {
     static char types[N_OPTIONS][128];
     static const char *const names[] = {
-        [OPT_STRING] = "string",  [OPT_PATH] = "path",         [OPT_SECRET] = "secret",
-        [OPT_GROUP] = "group",    [OPT_LISTEN] = "address",    [OPT_CHOICE] = "choice",
-        [OPT_BOOL] = "boolean",   [OPT_INT] = "integer",       [OPT_SIZE] = "size",
-        [OPT_DURATION] = "duration", [OPT_MODE] = "octal mode", [OPT_RATE] = "rate",
+        [OPT_STRING] = "string",      [OPT_PATH] = "path",       [OPT_SECRET] = "secret",
+        [OPT_GROUP] = "group",        [OPT_LISTEN] = "address",  [OPT_CHOICE] = "choice",
+        [OPT_BOOL] = "boolean",       [OPT_INT] = "integer",     [OPT_SIZE] = "size",
+        [OPT_DURATION] = "duration",  [OPT_MODE] = "octal mode", [OPT_RATE] = "rate",
         [OPT_LOGLEVEL] = "log level",
     };
     if (i >= N_OPTIONS)
@@ -766,9 +766,8 @@ static int load_file(struct load_ctx *ctx, const char *path, bool explicit)
     /* Checked on the descriptor that was read, after parsing, so that the
      * message can say which secret the file holds. */
     if (conffile_check_access(path, &st,
-                              ctx->config->meta->file_secret
-                                  ? ctx->config->meta->file_secret_name
-                                  : NULL) < 0)
+                              ctx->config->meta->file_secret ? ctx->config->meta->file_secret_name
+                                                             : NULL) < 0)
         ctx->errors++;
     return 0;
 }
@@ -859,8 +858,7 @@ static int load_overrides(struct load_ctx *ctx, const struct config_args *args)
         }
         const char *eq = strchr(o_text, '=');
         char name[128];
-        snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - o_text) : (int)strlen(o_text),
-                 o_text);
+        snprintf(name, sizeof(name), "%.*s", eq ? (int)(eq - o_text) : (int)strlen(o_text), o_text);
         if (streq(flag, "--set"))
             snprintf(where, sizeof(where), "--set %s", name);
         else

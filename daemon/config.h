@@ -43,8 +43,8 @@ struct config {
         socklen_t tcp_address_len;
     } server;
     struct {
-        char *host;      /* normalised: "https://name" or "http://127.0.0.1:PORT" */
-        char *profile;   /* the ~/.databrickscfg profile asked for, or "" */
+        char *host;    /* normalised: "https://name" or "http://127.0.0.1:PORT" */
+        char *profile; /* the ~/.databrickscfg profile asked for, or "" */
         char *config_file;
         char *auth_type; /* after resolution: "pat" or "oauth-m2m" */
         char *token;     /* secret */

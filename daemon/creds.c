@@ -160,14 +160,10 @@ static int from_environment(struct resolved *r, char *const *envp)
 static int from_jobsd(struct resolved *r, const struct config *c)
 {
     const char *values[N_ATTRS] = {
-        [A_HOST] = c->workspace.host,
-        [A_TOKEN] = c->workspace.token,
-        [A_CLIENT_ID] = c->workspace.client_id,
-        [A_CLIENT_SECRET] = c->workspace.client_secret,
-        [A_AUTH_TYPE] = c->workspace.auth_type,
-        [A_WORKSPACE_ID] = c->workspace.workspace_id,
-        [A_PROFILE] = c->workspace.profile,
-        [A_CONFIG_FILE] = c->workspace.config_file,
+        [A_HOST] = c->workspace.host,           [A_TOKEN] = c->workspace.token,
+        [A_CLIENT_ID] = c->workspace.client_id, [A_CLIENT_SECRET] = c->workspace.client_secret,
+        [A_AUTH_TYPE] = c->workspace.auth_type, [A_WORKSPACE_ID] = c->workspace.workspace_id,
+        [A_PROFILE] = c->workspace.profile,     [A_CONFIG_FILE] = c->workspace.config_file,
     };
     for (size_t i = 0; i < N_ATTRS; i++) {
         char name[64];
@@ -245,8 +241,8 @@ static int from_databrickscfg(struct resolved *r, const struct config *c, char *
                               unsigned *errors)
 {
     bool asked = r->value[A_PROFILE] != NULL;
-    bool any = r->value[A_HOST] || r->value[A_TOKEN] || r->value[A_CLIENT_ID] ||
-               r->value[A_CLIENT_SECRET];
+    bool any =
+        r->value[A_HOST] || r->value[A_TOKEN] || r->value[A_CLIENT_ID] || r->value[A_CLIENT_SECRET];
     if (!asked && any) {
         log_debug("workspace: host or credentials set and no profile asked for; not reading %s",
                   r->value[A_CONFIG_FILE] ? r->value[A_CONFIG_FILE] : c->workspace.config_file);
@@ -520,12 +516,17 @@ static int check_and_store(struct resolved *r, struct config *c, unsigned *error
     }
     free(r->value[A_HOST]);
     r->value[A_HOST] = TAKE_PTR(host);
+    /* auth and method_source may point into r; copy before freeing. */
+    char *auth_copy = strdup(auth), *source_copy = strdup(method_source);
+    if (!auth_copy || !source_copy) {
+        free(auth_copy);
+        free(source_copy);
+        return -ENOMEM;
+    }
     free(r->value[A_AUTH_TYPE]);
     free(r->source[A_AUTH_TYPE]);
-    r->value[A_AUTH_TYPE] = strdup(auth);
-    r->source[A_AUTH_TYPE] = strdup(method_source);
-    if (!r->value[A_AUTH_TYPE] || !r->source[A_AUTH_TYPE])
-        return -ENOMEM;
+    r->value[A_AUTH_TYPE] = auth_copy;
+    r->source[A_AUTH_TYPE] = source_copy;
 
     for (size_t i = 0; i < N_ATTRS; i++) {
         char name[64];
@@ -576,9 +577,8 @@ static int read_local_token(const char *path, char **ret)
     if (r < 0)
         return r;
     if (strlen(v) < 16 || has_control(v))
-        return log_error_errno(EINVAL,
-                               "%s: the local token must be one line of at least 16 characters",
-                               path);
+        return log_error_errno(
+            EINVAL, "%s: the local token must be one line of at least 16 characters", path);
     char *t = strdup(v);
     explicit_bzero(data, len);
     if (!t)
