@@ -260,6 +260,12 @@ static int from_databrickscfg(struct resolved *r, const struct config *c, char *
             (*errors)++;
             return 0;
         }
+        /* Shown expanded, as the table's own paths are. */
+        char *shown = strdup(path);
+        if (!shown)
+            return -ENOMEM;
+        free(r->value[A_CONFIG_FILE]);
+        r->value[A_CONFIG_FILE] = shown;
     } else if (isempty(c->workspace.config_file))
         return 0;
     else if (!(path = strdup(c->workspace.config_file)))
