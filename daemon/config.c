@@ -253,6 +253,11 @@ const char *config_option_default(size_t i)
     return defs[i];
 }
 
+const char *config_option_doc(size_t i)
+{
+    return i < N_OPTIONS ? options[i].doc : NULL;
+}
+
 bool config_option_reloadable(size_t i)
 {
     return i < N_OPTIONS && options[i].reloadable;
@@ -662,7 +667,10 @@ static int apply(struct load_ctx *ctx, const struct option_def *o, const char *v
         return r;
     }
     if (r < 0) {
-        log_error("%s: %s.%s: %s", ctx->where, o->section, o->key, why);
+        if (startswith(ctx->where, "--set ")) /* which names the option already */
+            log_error("%s: %s", ctx->where, why);
+        else
+            log_error("%s: %s.%s: %s", ctx->where, o->section, o->key, why);
         ctx->errors++;
         return 0;
     }

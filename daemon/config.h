@@ -131,4 +131,5 @@ const char *config_option_name(size_t i);
 /* Type and default as the man page shows them, e.g. "int 1..65536", "1024". */
 const char *config_option_type(size_t i);
 const char *config_option_default(size_t i);
+const char *config_option_doc(size_t i);
 bool config_option_reloadable(size_t i);

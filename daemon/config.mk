@@ -31,7 +31,8 @@ tests_unit_test_config_golden_SOURCES = tests/unit/test-config-golden.c \
 	tests/unit/config-testutil.c tests/unit/config-testutil.h
 tests_unit_test_config_golden_CFLAGS = $(CONFIG_TEST_CFLAGS)
 tests_unit_test_config_golden_LDADD = $(CONFIG_TEST_LDADD)
-tests_unit_test_config_man_SOURCES = tests/unit/test-config-man.c
+tests_unit_test_config_man_SOURCES = tests/unit/test-config-man.c \
+	tests/unit/config-testutil.c tests/unit/config-testutil.h
 tests_unit_test_config_man_CFLAGS = $(CONFIG_TEST_CFLAGS)
 tests_unit_test_config_man_LDADD = $(CONFIG_TEST_LDADD)
 

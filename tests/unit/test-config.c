@@ -182,8 +182,7 @@ static void test_parse_errors(void)
            "environment error named");
     const char *argv[] = { "--set", "upstream.burst=0", NULL };
     is_int(tu_load(d, NULL, ws_env, argv, &c), -EINVAL, "bad --set value");
-    ok_log(tu_log_has("--set upstream.burst: upstream.burst: 0 is out of range 1..1000"),
-           "flag error named");
+    ok_log(tu_log_has("--set upstream.burst: 0 is out of range 1..1000"), "flag error named");
     const char *argv2[] = { "--set", "upstream.nope=1", "--set", "novalue", NULL };
     is_int(tu_load(d, NULL, ws_env, argv2, &c), -EINVAL, "unknown --set option");
     ok_log(tu_log_has("--set upstream.nope: no such option"), "unknown option named");
