@@ -3,8 +3,72 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "daemon/config.h"
+
+/* ---- the option table (config-table.c) ---- */
+
+enum opt_type {
+    OPT_STRING,
+    OPT_PATH,
+    OPT_SECRET,
+    OPT_GROUP,
+    OPT_LISTEN,
+    OPT_CHOICE,
+    OPT_BOOL,
+    OPT_INT,
+    OPT_SIZE,
+    OPT_DURATION,
+    OPT_MODE,
+    OPT_RATE,
+    OPT_LOGLEVEL,
+};
+
+/* A path option that may be empty (= not used). */
+#define OPT_F_EMPTY_OK 1u
+
+struct option_def {
+    const char *section;
+    const char *key;
+    enum opt_type type;
+    size_t offset; /* of the field in struct config */
+    /* As text, read by the same parser as any other source. "%S/" and "%t/"
+     * stand for state_dir and runtime_dir, filled in after every source. */
+    const char *def;
+    int64_t min, max; /* INT, SIZE (bytes), DURATION (ms), RATE (1/1000 per s) */
+    const char *const *choices;
+    bool reloadable;
+    unsigned flags;
+    const char *doc;
+};
+
+#define CONFIG_OPTIONS_MAX 128
+extern const struct option_def config_options[];
+extern const size_t config_n_options;
+
+const struct option_def *config_find_option(const char *section, const char *key);
+/* "server.socket" -> its row, or NULL. */
+const struct option_def *config_find_option_dotted(const char *name);
+bool config_section_known(const char *section);
+size_t config_option_index(const struct option_def *o);
+void *config_option_field(const struct config *c, const struct option_def *o);
+
+/* Parses value into o's field of c (paths expand "~/" with envp). On
+ * failure returns -EINVAL/-ERANGE and writes the reason, which never holds
+ * a secret's value, into why. -ENOMEM. */
+int config_parse_value(struct config *c, char *const *envp, const struct option_def *o,
+                       const char *value, char *why, size_t why_size);
+/* The canonical text of o's value in c; secrets as redact() shows them. */
+void config_format_value(const struct config *c, const struct option_def *o, char *buf, size_t n);
+bool config_value_equal(const struct config *a, const struct config *b, const struct option_def *o);
+/* "host:port" or "[v6]:port" without DNS; the host part into ret_host. */
+int config_parse_listen(const char *s, struct sockaddr_storage *ret_addr, socklen_t *ret_len,
+                        char *ret_host, size_t host_size);
+int config_set_string_field(char **f, const char *value);
+
+/* ---- config.c, creds.c ---- */
 
 /* The value of name in envp, or NULL. Empty values are returned as "". */
 const char *config_env_get(char *const *envp, const char *name);

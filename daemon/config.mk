@@ -4,6 +4,7 @@ noinst_LIBRARIES += daemon/libconfig.a
 daemon_libconfig_a_CFLAGS = $(AM_CFLAGS) $(INIH_CFLAGS)
 daemon_libconfig_a_SOURCES = \
 	daemon/config.c daemon/config.h daemon/config-private.h \
+	daemon/config-table.c \
 	daemon/config-args.c \
 	daemon/creds.c \
 	daemon/conffile.c daemon/conffile.h
