@@ -67,6 +67,8 @@ bool config_value_equal(const struct config *a, const struct config *b, const st
 int config_parse_listen(const char *s, struct sockaddr_storage *ret_addr, socklen_t *ret_len,
                         char *ret_host, size_t host_size);
 int config_set_string_field(char **f, const char *value);
+/* Copies o's value from src to dst. 0 or -ENOMEM. */
+int config_copy_value(struct config *dst, const struct config *src, const struct option_def *o);
 
 /* ---- config.c, creds.c ---- */
 

@@ -664,3 +664,38 @@ bool config_value_equal(const struct config *a, const struct config *b, const st
     }
     return false;
 }
+
+int config_copy_value(struct config *dst, const struct config *src, const struct option_def *o)
+{
+    void *fd = config_option_field(dst, o);
+    const void *fs = config_option_field(src, o);
+    switch (o->type) {
+    case OPT_STRING:
+    case OPT_PATH:
+    case OPT_SECRET:
+    case OPT_GROUP:
+    case OPT_LISTEN:
+    case OPT_CHOICE:
+        return config_set_string_field(fd, *(char *const *)fs);
+    case OPT_BOOL:
+        *(bool *)fd = *(const bool *)fs;
+        break;
+    case OPT_INT:
+        *(int64_t *)fd = *(const int64_t *)fs;
+        break;
+    case OPT_SIZE:
+    case OPT_DURATION:
+        *(uint64_t *)fd = *(const uint64_t *)fs;
+        break;
+    case OPT_MODE:
+        *(unsigned *)fd = *(const unsigned *)fs;
+        break;
+    case OPT_RATE:
+        *(double *)fd = *(const double *)fs;
+        break;
+    case OPT_LOGLEVEL:
+        *(int *)fd = *(const int *)fs;
+        break;
+    }
+    return 0;
+}

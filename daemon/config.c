@@ -516,3 +516,49 @@ int config_diff(const struct config *old, const struct config *new, char ***ret_
         *ret_restart = TAKE_PTR(restart);
     return (int)n_changed;
 }
+
+int config_reload(const struct config *live, const struct config_args *args, char *const *envp,
+                  struct config **ret)
+{
+    _cleanup_(config_freep) struct config *c = NULL;
+    _cleanup_strv_free_ char **changed = NULL, **restart = NULL;
+
+    int r = config_load(args, envp, &c);
+    if (r < 0)
+        return log_error_errno(r, "reloading the configuration failed, keeping the old one");
+    r = config_diff(live, c, &changed, &restart);
+    if (r < 0)
+        return log_error_errno(r, "reloading the configuration failed, keeping the old one: %m");
+
+    /* What only a restart can change keeps its live value (and source), so
+     * that the object describes what the daemon really does. */
+    for (size_t i = 0; restart[i]; i++) {
+        const struct option_def *o = config_find_option_dotted(restart[i]);
+        size_t k = config_option_index(o);
+        char *s = live->meta->source[k] ? strdup(live->meta->source[k]) : NULL;
+        if (config_copy_value(c, live, o) < 0 || (live->meta->source[k] && !s)) {
+            free(s);
+            return log_error_errno(ENOMEM, "reloading the configuration failed: %m");
+        }
+        free(c->meta->source[k]);
+        c->meta->source[k] = s;
+        if (streq(restart[i], "server.tcp")) {
+            c->server.tcp_enabled = live->server.tcp_enabled;
+            c->server.tcp_address = live->server.tcp_address;
+            c->server.tcp_address_len = live->server.tcp_address_len;
+        }
+        log_notice("configuration: %s changed; it needs a restart to take effect, keeping the "
+                   "old value until then",
+                   restart[i]);
+    }
+    for (size_t i = 0; changed[i]; i++) {
+        bool later = false;
+        for (size_t j = 0; restart[j] && !later; j++)
+            later = streq(changed[i], restart[j]);
+        if (!later)
+            log_info("configuration: %s changed", changed[i]);
+    }
+    log_info("configuration reloaded, %d option(s) changed", r);
+    *ret = TAKE_PTR(c);
+    return 0;
+}

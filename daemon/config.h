@@ -115,6 +115,15 @@ int config_print(const struct config *c, FILE *f);
 int config_diff(const struct config *old, const struct config *new, char ***ret_changed,
                 char ***ret_restart);
 
+/* For SIGHUP: loads a new configuration from the same sources. On failure
+ * the errors are logged with "reloading the configuration failed, keeping
+ * the old one" and *ret is untouched. On success *ret is a new object in
+ * which every option that needs a restart still has live's value (each such
+ * change is logged at notice level, naming the option, never a value); the
+ * caller hands it to the modules and frees live when nothing uses it. */
+int config_reload(const struct config *live, const struct config_args *args, char *const *envp,
+                  struct config **ret);
+
 /* Where one option's value came from, e.g. "/etc/jobsd/jobsd.conf:12",
  * "environment JOBSD_UPSTREAM_RATE", "default". NULL for an unknown name. */
 const char *config_source(const struct config *c, const char *name);

@@ -469,6 +469,42 @@ static void test_diff(void)
     is_str(config_option_default(5), "<state_dir>/local-token", "derived default shown");
 }
 
+static void test_reload(void)
+{
+    const char *d = tu_tmpdir();
+    struct config *live = NULL, *next = NULL;
+    _cleanup_free_ char *home = strjoin("HOME=", d);
+    const char *env[] = { HOST_ENV, TOKEN_ENV, home, NULL };
+    const char *path = tu_write(d, "jobsd.conf", "[upstream]\nrate = 5\n", 0600);
+    struct config_args a = { .config_file = (char *)path };
+
+    is_int(config_load(&a, (char *const *)env, &live), 0, "live configuration");
+    tu_write(d, "jobsd.conf",
+             "[upstream]\nrate = 6\n[server]\nsocket = /tmp/new.sock\ntcp = 127.0.0.1:9\n", 0600);
+    tu_log_reset();
+    is_int(config_reload(live, &a, (char *const *)env, &next), 0, "reload");
+    ok(next && next->upstream.rate == 6.0, "a reloadable option takes the new value");
+    is_str(next ? next->server.socket : "", "/run/jobsd/jobsd.sock", "socket keeps the live one");
+    is_str(next ? config_source(next, "server.socket") : "", "default", "and its source");
+    ok(next && !next->server.tcp_enabled, "tcp stays off until a restart");
+    ok_log(tu_log_has("server.socket changed; it needs a restart") &&
+               tu_log_has("server.tcp changed; it needs a restart") &&
+               tu_log_has("configuration: upstream.rate changed") &&
+               tu_log_has("3 option(s) changed"),
+           "changes logged");
+    ok(live->upstream.rate == 5.0, "the live object is untouched");
+
+    tu_write(d, "jobsd.conf", "[upstream]\nrate = 6\nburst = many\n", 0600);
+    struct config *bad = NULL;
+    tu_log_reset();
+    is_int(config_reload(next, &a, (char *const *)env, &bad), -EINVAL, "a broken file");
+    ok(bad == NULL, "gives no new object");
+    _cleanup_free_ char *want = strjoin(path, ":3: upstream.burst");
+    ok_log(tu_log_has(want) && tu_log_has("keeping the old one"), "file:line and kept");
+    config_free(next);
+    config_free(live);
+}
+
 static void test_local_token(void)
 {
     const char *d = tu_tmpdir();
@@ -540,6 +576,7 @@ int main(void)
     test_secrets_hidden();
     test_args();
     test_diff();
+    test_reload();
     test_local_token();
     test_conffile();
     return tap_done();
