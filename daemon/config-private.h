@@ -72,6 +72,12 @@ int config_copy_value(struct config *dst, const struct config *src, const struct
 
 /* ---- config.c, creds.c ---- */
 
+/* log_add_secret() for a value just read: values shorter than 4 bytes are
+ * skipped (proto refuses them); when the list is full it is started again
+ * with this secret, since the newest secrets are the ones about to be used,
+ * and the daemon re-registers its live ones with config_register_secrets(). */
+void config_add_secret(const char *secret);
+
 /* The value of name in envp, or NULL. Empty values are returned as "". */
 const char *config_env_get(char *const *envp, const char *name);
 

@@ -33,6 +33,35 @@ struct load_ctx {
     unsigned first_line[CONFIG_OPTIONS_MAX];
 };
 
+void config_add_secret(const char *secret)
+{
+    if (!secret || strlen(secret) < 4)
+        return;
+    if (log_add_secret(secret) == -E2BIG) {
+        log_forget_secrets();
+        (void)log_add_secret(secret);
+        log_debug("the list of secrets to scrub was full and was started again");
+    }
+}
+
+int config_register_secrets(const struct config *c)
+{
+    for (int attempt = 0; attempt < 2; attempt++) {
+        int r = 0;
+        for (size_t i = 0; i < config_n_options && r >= 0; i++) {
+            const struct option_def *o = &config_options[i];
+            const char *v = *(char *const *)config_option_field(c, o);
+            if (o->type == OPT_SECRET && !isempty(v) && strlen(v) >= 4)
+                r = log_add_secret(v);
+        }
+        if (r != -E2BIG)
+            return r < 0 ? r : 0;
+        /* Keep what is live: start the list again with c's secrets. */
+        log_forget_secrets();
+    }
+    return -E2BIG;
+}
+
 static bool is_placeholder(const char *value)
 {
     return streq(value, redact(NULL)) || streq(value, redact("x"));
@@ -66,8 +95,8 @@ static int apply(struct load_ctx *ctx, const struct option_def *o, const char *v
         ctx->errors++;
         return 0;
     }
-    if (o->type == OPT_SECRET && strlen(value) >= 4)
-        (void)log_add_secret(value);
+    if (o->type == OPT_SECRET)
+        config_add_secret(value);
     char *s = source ? strdup(source) : NULL;
     if (source && !s) {
         ctx->oom = true;

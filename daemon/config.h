@@ -124,6 +124,12 @@ int config_diff(const struct config *old, const struct config *new, char ***ret_
 int config_reload(const struct config *live, const struct config_args *args, char *const *envp,
                   struct config **ret);
 
+/* Registers c's secrets with log_add_secret() again. config_load() does so
+ * as it reads them; call this after choosing which object is live (at start
+ * and after each SIGHUP, whether the reload worked or not), so that a full
+ * list never leaves the live secrets out. Returns 0 or -errno. */
+int config_register_secrets(const struct config *c);
+
 /* Where one option's value came from, e.g. "/etc/jobsd/jobsd.conf:12",
  * "environment JOBSD_UPSTREAM_RATE", "default". NULL for an unknown name. */
 const char *config_source(const struct config *c, const char *name);

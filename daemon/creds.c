@@ -76,8 +76,8 @@ static int offer(struct resolved *r, size_t i, const char *value, const char *so
     r->source[i] = strdup(source);
     if (!r->value[i] || !r->source[i])
         return -ENOMEM;
-    if (attrs[i].secret && strlen(value) >= 4)
-        (void)log_add_secret(value);
+    if (attrs[i].secret)
+        config_add_secret(value);
     return 0;
 }
 
@@ -125,8 +125,8 @@ static int from_credentials(struct resolved *r, char *const *envp, unsigned *err
             continue;
         }
         char *v = strip(data);
-        if (attrs[i].secret && strlen(v) >= 4)
-            (void)log_add_secret(v);
+        if (attrs[i].secret)
+            config_add_secret(v);
         if (conffile_check_access(path, &st, attrs[i].secret ? attrs[i].credential : NULL) < 0) {
             (*errors)++;
             continue;
@@ -207,10 +207,8 @@ static int cfg_handler(const char *section, const char *key, const char *value, 
     if (!e->section || !e->key || !e->value)
         return -ENOMEM;
     /* Go's reader, which the databricks CLI writes for, strips quotes too;
-     * conffile_parse_ini() did that. Secrets are registered right away. */
-    if ((streq(key, "token") || streq(key, "client_secret") || streq(key, "password")) &&
-        strlen(value) >= 4)
-        (void)log_add_secret(value);
+     * conffile_parse_ini() did that. The secrets of the profile used are
+     * registered by offer(); the others never leave this buffer. */
     return 0;
 }
 
@@ -577,8 +575,7 @@ static int read_local_token(const char *path, char **ret)
     if (r < 0)
         return r;
     char *v = strip(data);
-    if (strlen(v) >= 4)
-        (void)log_add_secret(v);
+    config_add_secret(v);
     r = conffile_check_access(path, &st, "server.local_token_file");
     if (r < 0)
         return r;
@@ -615,7 +612,7 @@ int config_local_token(const struct config *c, char **ret)
         explicit_bzero(raw, sizeof(raw));
         if (!hex)
             return -ENOMEM;
-        (void)log_add_secret(hex);
+        config_add_secret(hex);
 
         /* O_EXCL: never write through a link or over a file another process
          * made in the meantime; then read that one instead. */

@@ -401,6 +401,23 @@ static void test_secrets_hidden(void)
     ok_log(!tu_log_has(TOKEN) && !tu_log_has(secret) && tu_log_has("[redacted]"),
            "both are scrubbed from log lines");
 
+    /* A full list of secrets to scrub does not leave new ones out. */
+    char dummy[32];
+    for (int i = 0; i < LOG_SECRETS_MAX + 2; i++) {
+        snprintf(dummy, sizeof(dummy), "old-secret-%04d", i);
+        (void)log_add_secret(dummy);
+    }
+    config_free(c);
+    c = NULL;
+    const char *env3[] = { HOST_ENV, "DATABRICKS_TOKEN=dapi-after-the-list-is-full", NULL };
+    is_int(tu_load(d, NULL, env3, NULL, &c), 0, "load with a full list of secrets");
+    tu_log_reset();
+    log_info("t=dapi-after-the-list-is-full");
+    ok_log(!tu_log_has("dapi-after"), "the new token is scrubbed");
+    is_int(config_register_secrets(c), 0, "register the live secrets");
+    log_info("t=dapi-after-the-list-is-full");
+    ok_log(!tu_log_has("dapi-after"), "still scrubbed");
+
     /* Not on the command line, where every user can read argv. */
     const char *argv[] = { "--set", "workspace.token=dapi-from-argv-123", NULL };
     config_free(c);
