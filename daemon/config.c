@@ -188,6 +188,7 @@ static int load_file(struct load_ctx *ctx, const char *path, bool explicit)
     }
     ctx->path = path;
     r = conffile_parse_ini(path, data, file_handler, ctx);
+    explicit_bzero(data, strlen(data)); /* it may hold a secret */
     if (r == -ENOMEM)
         return r;
     if (r < 0 && ctx->errors == 0)

@@ -285,6 +285,7 @@ static int from_databrickscfg(struct resolved *r, const struct config *c, char *
 
     struct cfg_file f = { .path = path };
     k = conffile_parse_ini(path, data, cfg_handler, &f);
+    explicit_bzero(data, strlen(data));
     if (k < 0) {
         cfg_file_done(&f);
         if (k == -ENOMEM)

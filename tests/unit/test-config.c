@@ -331,6 +331,17 @@ static void test_file_safety(void)
     _cleanup_free_ char *want2 = strjoin("run chmod go-w ", path);
     ok_log(tu_log_has(want2), "message says chmod go-w");
 
+    /* Another user's file could be changed under us. */
+    if (geteuid() == 0) {
+        tu_write(d, "jobsd.conf", "[upstream]\nrate = 3\n", 0644);
+        ok(chown(path, 65534, 65534) == 0, "chown to nobody");
+        tu_log_reset();
+        is_int(config_load(&a, (char *const *)wenv, &c), -EINVAL, "another user's file refused");
+        ok_log(tu_log_has("owned by uid 65534") && tu_log_has("run chown 0 "), "with the fix");
+        ok(chown(path, 0, 0) == 0, "chown back");
+    } else
+        tap_skip("not root: cannot make a file of another user");
+
     /* A placeholder is not a secret: -nv output with 0644 is fine. */
     tu_write(d, "jobsd.conf", "[workspace]\ntoken = (redacted)\nclient_secret = (unset)\n", 0644);
     is_int(config_load(&a, (char *const *)wenv, &c), 0, "placeholders load from a 0644 file");
