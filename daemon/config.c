@@ -592,3 +592,15 @@ int config_reload(const struct config *live, const struct config_args *args, cha
     *ret = TAKE_PTR(c);
     return 0;
 }
+
+int config_check(const struct config_args *args, char *const *envp, FILE *out)
+{
+    _cleanup_(config_freep) struct config *c = NULL;
+    int r = config_load(args, envp, &c);
+    if (r < 0)
+        return r;
+    if (args && args->verbose)
+        return config_print(c, out);
+    fputs("configuration OK\n", out);
+    return fflush(out) == 0 ? 0 : -errno;
+}

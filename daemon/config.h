@@ -108,6 +108,11 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct config *, config_free)
  * Read back, a secret of "(redacted)" or "(unset)" means "not set here". */
 int config_print(const struct config *c, FILE *f);
 
+/* What "jobsd -n" does: loads the configuration and writes "configuration
+ * OK" to out, or with args->verbose (-nv) the configuration as config_print()
+ * does. Returns 0, or config_load()'s error (already logged). */
+int config_check(const struct config_args *args, char *const *envp, FILE *out);
+
 /* Names ("section.key") of the options whose values differ between old and
  * new, as a NULL-terminated array the caller frees with strv_free(); in
  * ret_restart those of them that take effect only after a restart. Either

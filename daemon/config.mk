@@ -44,4 +44,4 @@ TESTS += \
 	tests/unit/test-config-man
 
 # The golden files: NN.in (+ NN.env, NN.args, NN.cfg) -> NN.ok.
-EXTRA_DIST += tests/config
+EXTRA_DIST += tests/config doc/internals/config.md

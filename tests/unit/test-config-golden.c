@@ -128,6 +128,42 @@ static void run_case(const char *name)
     } else
         is_str(got, expected ? expected : "(missing .ok)", "%s.in prints as %s.ok", name, name);
 
+    /* No secret of the fixtures in the output or in any log line, even at
+     * debug level: every value of a key or variable that names a secret. */
+    {
+        struct config *c3 = NULL;
+        log_set_max_level(LOG_DEBUG);
+        (void)tu_load(d, in_tmp, (const char *const *)env, (const char *const *)args, &c3);
+        log_set_max_level(LOG_INFO);
+        _cleanup_free_ char *all = strjoin(in_tmp, "\n", env_text ? env_text : "", "\n",
+                                           cfg ? cfg : "", "\n", creds_text ? creds_text : "");
+        _cleanup_strv_free_ char **lines = lines_of(all, d);
+        const char *printed = c3 ? tu_print(c3) : "";
+        size_t leaks = 0, checked = 0;
+        for (size_t i = 0; lines[i]; i++) {
+            if (!strstr(lines[i], "TOKEN") && !strstr(lines[i], "SECRET") &&
+                !strstr(lines[i], "token") && !strstr(lines[i], "secret"))
+                continue;
+            char *eq = strchr(lines[i], '=');
+            if (!eq)
+                continue;
+            char *v = eq + 1;
+            while (*v == ' ')
+                v++;
+            v[strcspn(v, " ")] = 0;
+            if (strlen(v) < 4 || strstr(lines[i], "token_file"))
+                continue;
+            checked++;
+            if (strstr(tu_log(), v) || strstr(printed, v)) {
+                tap_diag("%s: secret '%s' leaked", name, v);
+                leaks++;
+            }
+        }
+        is_int((int64_t)leaks, 0, "%s: none of %zu secrets in the output or the debug log", name,
+               checked);
+        config_free(c3);
+    }
+
     if (r == 0) {
         /* print -> parse -> print */
         const char *first = tu_print(c);

@@ -469,6 +469,41 @@ static void test_args(void)
     config_args_done(&a);
 }
 
+static void test_check(void)
+{
+    const char *d = tu_tmpdir();
+    _cleanup_free_ char *home = strjoin("HOME=", d);
+    const char *env[] = { HOST_ENV, TOKEN_ENV, home, NULL };
+    const char *path = tu_write(d, "jobsd.conf", "[upstream]\nburst = 3\n", 0600);
+    struct config_args a = { .config_file = (char *)path, .check_only = true };
+    char *text = NULL;
+    size_t len = 0;
+
+    FILE *f = open_memstream(&text, &len);
+    is_int(config_check(&a, (char *const *)env, f), 0, "-n");
+    fclose(f);
+    is_str(text, "configuration OK\n", "-n says OK");
+    free(text);
+
+    a.verbose = true;
+    f = open_memstream(&text, &len);
+    is_int(config_check(&a, (char *const *)env, f), 0, "-nv");
+    fclose(f);
+    ok(text && strstr(text, "[upstream]") && strstr(text, "burst = 3") &&
+           strstr(text, "token = (redacted)") && !strstr(text, TOKEN),
+       "-nv prints the configuration, token redacted");
+    free(text);
+
+    tu_write(d, "jobsd.conf", "[upstream]\nburst = x\n", 0600);
+    f = open_memstream(&text, &len);
+    tu_log_reset();
+    is_int(config_check(&a, (char *const *)env, f), -EINVAL, "-n of a broken file");
+    fclose(f);
+    is_str(text, "", "prints nothing");
+    ok_log(tu_log_has(":2: upstream.burst"), "the error is logged");
+    free(text);
+}
+
 static void test_diff(void)
 {
     const char *d = tu_tmpdir();
@@ -603,6 +638,7 @@ int main(void)
     test_file_safety();
     test_secrets_hidden();
     test_args();
+    test_check();
     test_diff();
     test_reload();
     test_local_token();
