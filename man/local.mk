@@ -1,0 +1,2 @@
+# man/: the manual pages.
+dist_man5_MANS = man/jobsd.conf.5
