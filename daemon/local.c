@@ -30,7 +30,7 @@ static int on_health(struct request *req, void *userdata)
 static int on_status(struct request *req, void *userdata)
 {
     struct manager *m = userdata;
-    const struct manager_settings *s = manager_settings(m);
+    const struct config *c = manager_config(m);
     struct server_stats st;
     _cleanup_json_ struct json_object *o = json_object_new_object();
     _cleanup_json_ struct json_object *server = json_object_new_object();
@@ -44,10 +44,10 @@ static int on_status(struct request *req, void *userdata)
     r |= json_add_int64(o, "api_version", JOBSD_API_VERSION);
     r |= json_add_int64(o, "pid", getpid());
     r |= json_add_int64(o, "uptime_s", (int64_t)(manager_uptime_usec(m) / 1000000u));
-    if (s->workspace_host)
-        r |= json_add_string(o, "workspace_host", s->workspace_host);
-    if (s->socket_path)
-        r |= json_add_string(listen, "unix", s->socket_path);
+    if (!isempty(c->workspace.host))
+        r |= json_add_string(o, "workspace_host", c->workspace.host);
+    if (!isempty(c->server.socket))
+        r |= json_add_string(listen, "unix", c->server.socket);
     if (manager_tcp_port(m))
         r |= json_add_int64(listen, "tcp_port", manager_tcp_port(m));
     r |= json_add_int64(server, "requests", (int64_t)st.requests);
@@ -65,15 +65,15 @@ static int on_status(struct request *req, void *userdata)
 static int on_host_metadata(struct request *req, void *userdata)
 {
     struct manager *m = userdata;
-    const struct manager_settings *s = manager_settings(m);
+    const char *id = manager_config(m)->workspace.workspace_id;
     struct json_object *o = json_object_new_object();
     if (o && (json_add_string(o, "host_type", "WORKSPACE_HOST") < 0 ||
-              (s->workspace_id && json_add_string(o, "workspace_id", s->workspace_id) < 0))) {
+              (!isempty(id) && json_add_string(o, "workspace_id", id) < 0))) {
         json_object_put(o);
         o = NULL;
     }
-    if (s->workspace_id)
-        response_add_header(&req->response, JOBSD_HEADER_WORKSPACE_ID, s->workspace_id);
+    if (!isempty(id))
+        response_add_header(&req->response, JOBSD_HEADER_WORKSPACE_ID, id);
     return answer(req, o);
 }
 

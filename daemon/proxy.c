@@ -53,6 +53,11 @@ struct proxy *proxy_free(struct proxy *p)
     return NULL;
 }
 
+void proxy_set_upstream(struct proxy *p, struct upstream *u)
+{
+    p->upstream = u;
+}
+
 void proxy_get_stats(const struct proxy *p, struct proxy_stats *ret)
 {
     *ret = p->stats;
@@ -191,8 +196,8 @@ static void on_upstream_done(const struct upstream_response *u, void *userdata)
     } else {
         call->proxy->stats.failed++;
         log_warning("%s %s: the workspace %s after %u attempt%s: %s", req->method_raw, req->path,
-                    u->maybe_delivered ? "may have received it, but failed" : "failed",
-                    u->attempts, u->attempts == 1 ? "" : "s", strerror(-u->error));
+                    u->maybe_delivered ? "may have received it, but failed" : "failed", u->attempts,
+                    u->attempts == 1 ? "" : "s", strerror(-u->error));
         answer_failure(req, u);
     }
     free(call);

@@ -21,6 +21,10 @@ struct proxy_settings {
 int proxy_new(struct upstream *u, const struct proxy_settings *s, struct proxy **ret);
 struct proxy *proxy_free(struct proxy *p);
 
+/* New requests go to u from now on (a reload with new credentials); those in
+ * flight finish on the old one. */
+void proxy_set_upstream(struct proxy *p, struct upstream *u);
+
 /* Registers the proxy for every JOBS and PERMISSIONS row of the table. */
 void proxy_register(struct proxy *p, struct router *r);
 
