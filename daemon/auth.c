@@ -32,6 +32,7 @@ struct auth {
     struct curl_glue *glue;
     enum auth_kind kind;
     char *header; /* "Authorization: Bearer ..." */
+    char *token;  /* the OAuth token in the header, to unregister when replaced */
     unsigned generation;
     uint64_t refresh_at, usable_to, expires_at;
 
@@ -172,6 +173,15 @@ static int parse_token(struct auth *a, const char *body, size_t len, uint64_t no
     int r = set_header(a, type, token);
     if (r < 0)
         return r;
+    /* The old token is no longer sent: free its place in the log's list, so
+     * hourly refreshes never fill it. */
+    char *copy = strdup(token);
+    if (a->token) {
+        if (!copy || !streq(a->token, token))
+            (void)log_remove_secret(a->token);
+        free_secret(a->token);
+    }
+    a->token = copy;
 
     uint64_t ttl_usec = (uint64_t)ttl * USEC_PER_SEC;
     a->generation++;
@@ -425,6 +435,10 @@ struct auth *auth_free(struct auth *a)
         return NULL;
     fetch_cleanup(a);
     sd_event_source_disable_unref(a->retry_timer);
+    if (a->token) {
+        (void)log_remove_secret(a->token);
+        free_secret(a->token);
+    }
     free_secret(a->header);
     free_secret(a->client_secret);
     free_secret(a->client_id);
