@@ -54,6 +54,11 @@ r=$(http GET '/api/2.2/jobs/runs/get?run_id=1')
 like "$r" '^503 \{"error_code":"TEMPORARILY_UNAVAILABLE","message":"The workspace refused the connection"' "an unreachable workspace is 503"
 like "$(header Retry-After)" '^[0-9]+$' "503 carries Retry-After"
 is "$(header X-Jobsd-Source)" local "and is marked local"
+r=$(http GET /jobsd/v1/status)
+like "$r" '"upstream":\{"reachable":false' "status says the workspace is unreachable"
+like "$r" '"last_error":"Connection refused","last_error_time":[0-9]+' "with the last error and its time"
+like "$r" '"auth":\{"type":"pat"\}' "status names the auth type, no secret"
+ok $(printf '%s' "$r" | grep -q "$DATABRICKS_TOKEN"; [ $? -ne 0 ]; echo $?) "status never shows the workspace token"
 
 # TCP: the local token, never the workspace's.
 tok=$(cat "$T/local-token")
