@@ -27,6 +27,7 @@ struct fwt {
     pid_t pid;
     int out;
     uint16_t port;
+    bool fresh;
     CURL *curl;
 };
 
@@ -131,6 +132,11 @@ uint16_t fwt_port(const struct fwt *f)
     return f->port;
 }
 
+void fwt_set_fresh(struct fwt *f, bool fresh)
+{
+    f->fresh = fresh;
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *userdata)
 {
     struct fwt_resp *r = userdata;
@@ -203,6 +209,8 @@ long fwt_call(struct fwt *f, const char *method, const char *path, const char *b
     curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(c, CURLOPT_HEADERDATA, ret);
     curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 30000L);
+    if (f->fresh)
+        curl_easy_setopt(c, CURLOPT_FRESH_CONNECT, 1L);
     CURLcode cc = curl_easy_perform(c);
     curl_slist_free_all(h);
     ret->curl_err = (int)cc;

@@ -33,6 +33,10 @@ struct fwt *fwt_start(const char *const *extra);
 /* SIGTERM, then waits; returns the exit status (or 128+signal). */
 int fwt_stop(struct fwt *f);
 uint16_t fwt_port(const struct fwt *f);
+/* A new connection for every request (default: reuse). Note that libcurl
+ * silently re-sends a request once when a reused connection closes without
+ * an answer, so fault tests that drop connections want fresh ones. */
+void fwt_set_fresh(struct fwt *f, bool fresh);
 
 /* method path [body]. token: NULL sends FWT_TOKEN, "" none, else that token.
  * Returns the HTTP status (0 on a transport error). */
