@@ -156,19 +156,25 @@ int64_t fakews_clock(const struct fakews *ws)
     return MAX(t, ws->now_ms);
 }
 
+static void run_unlink(struct fakews *ws, struct fw_run *run);
+
 static void expire_runs(struct fakews *ws, int64_t now)
 {
     /* Runs are ordered by start time: the old ones are at the front. An
-     * active run is kept whatever its age. */
-    size_t i = 0;
+     * active run is kept whatever its age. One pass, one compaction. */
+    size_t keep = 0, i = 0;
     while (i < ws->n_runs && ws->runs[i]->start_time + FW_RETENTION_MS <= now) {
-        struct fw_run *run = ws->runs[i];
+        struct fw_run *run = ws->runs[i++];
         if (sim_run_is_active(run)) {
-            i++;
+            ws->runs[keep++] = run;
             continue;
         }
-        fakews_delete_run(ws, run);
+        run_unlink(ws, run);
     }
+    if (keep == i)
+        return;
+    memmove(ws->runs + keep, ws->runs + i, (ws->n_runs - i) * sizeof(*ws->runs));
+    ws->n_runs -= i - keep;
 }
 
 void fakews_advance(struct fakews *ws)
@@ -380,6 +386,12 @@ void fakews_delete_run(struct fakews *ws, struct fw_run *run)
         memmove(ws->runs + at, ws->runs + at + 1, (ws->n_runs - at - 1) * sizeof(*ws->runs));
         ws->n_runs--;
     }
+    run_unlink(ws, run);
+}
+
+/* Everything of deleting a run but taking it out of ws->runs. */
+static void run_unlink(struct fakews *ws, struct fw_run *run)
+{
     heap_remove(ws, run);
     idmap_remove(ws->runs_by_id, run->run_id);
     for (size_t i = 0; i < run->n_tasks; i++)
