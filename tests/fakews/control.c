@@ -17,6 +17,7 @@
 #define SEED_ACTIVE_DURATION_MS ((int64_t)24 * 3600 * 1000)
 #define DAY_MS ((int64_t)24 * 3600 * 1000)
 #define HANG_MAX_MS ((int64_t)600 * 1000)
+#define CLOCK_MAX_MS ((int64_t)7258118400000) /* 2200-01-01 */
 
 static const char *const fault_names[_FAULT_KIND_MAX] = {
     [FAULT_STATUS] = "status",         [FAULT_DELAY] = "delay",
@@ -207,10 +208,13 @@ static int post_clock(struct fakews *ws, struct fw_request *req, struct fw_reply
         return field_error(reply, &err);
     if (a + s != 1)
         return bad(reply, "Give exactly one of advance_ms and now_ms.");
+    if (s && (set < ws->now_ms || set > CLOCK_MAX_MS))
+        return bad(reply, "now_ms must not be before the current time (the clock only moves "
+                          "forward) nor past the year 2200.");
     if (s)
         advance = set - ws->now_ms;
-    if (advance < 0)
-        return bad(reply, "The clock only moves forward.");
+    if (advance < 0 || advance > CLOCK_MAX_MS - ws->now_ms)
+        return bad(reply, "advance_ms must be between 0 and the year 2200.");
     ws->offset_ms += advance;
     fakews_advance(ws);
     return reply_clock(ws, reply);
@@ -484,6 +488,8 @@ static int set_task(struct fakews *ws, struct fw_task *t, bool has_result, enum 
         else
             t->planned = rs;
     }
+    if (duration > FW_DURATION_MAX_MS)
+        return bad(reply, "duration_ms is too long.") < 0 ? -ENOMEM : -EINVAL;
     if (duration >= 0 && !life_cycle_is_terminal(t->lc)) {
         t->duration_ms = duration;
         /* Never end in the simulated past. */

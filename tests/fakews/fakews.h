@@ -31,7 +31,9 @@
 #define FW_JOB_QUEUE_MAX 1000   /* queued runs per job */
 #define FW_TOKENS_MAX 1000      /* OAuth tokens outstanding */
 #define FW_IDEMPOTENCY_TOKEN_MAX 64
-#define FW_OUTPUT_MAX (5 * MIB) /* notebook result / logs kept */
+#define FW_OUTPUT_MAX (5 * MIB)                              /* notebook result / logs kept */
+#define FW_DURATION_MAX_MS ((int64_t)366 * 24 * 3600 * 1000) /* a duration, a timeout */
+#define FW_PAGE_MAX 100000                                   /* array page numbers in tokens */
 
 /* Simulated durations (ms) unless a task says otherwise. */
 #define FW_RUN_PENDING_MS 1000

@@ -97,8 +97,9 @@ int jobs_check_settings(struct json_object *s, bool submit, struct fw_reply *r)
         return bad(r, "max_concurrent_runs must be between 0 and 1000.");
     if ((k = json_get_int64(s, "timeout_seconds", JSON_NULLABLE, &n, &err)) < 0)
         return bad(r, "%s", err.message);
-    if (k > 0 && n < 0)
-        return bad(r, "timeout_seconds must not be negative.");
+    if (k > 0 && (n < 0 || n > FW_DURATION_MAX_MS / 1000))
+        return bad(r, "timeout_seconds must be between 0 and %" PRId64 ".",
+                   FW_DURATION_MAX_MS / 1000);
     if (json_object_object_get_ex(s, "tags", &v) && json_object_is_type(v, json_type_object) &&
         json_object_object_length(v) > TAGS_MAX)
         return bad(r, "A job can have at most 25 tags.");
@@ -108,6 +109,9 @@ int jobs_check_settings(struct json_object *s, bool submit, struct fw_reply *r)
         (k = check_keyed(s, "job_clusters", "job_cluster_key", FW_TASKS_WRITE_MAX, r)) < 0 ||
         (k = check_keyed(s, "environments", "environment_key", FW_TASKS_WRITE_MAX, r)) < 0)
         return k;
+    if (json_object_object_get_ex(s, "parameters", &v) && !json_object_is_type(v, json_type_null) &&
+        !json_object_is_type(v, json_type_array))
+        return bad(r, "Invalid value for parameters: expected an array.");
     if (json_object_object_get_ex(s, "parameters", &v) && json_object_is_type(v, json_type_array))
         for (size_t i = 0; i < json_object_array_length(v); i++) {
             struct json_object *p = json_object_array_get_idx(v, i), *x;
@@ -214,7 +218,8 @@ static struct json_object *settings_from_body(struct json_object *body)
     if (!s)
         return NULL;
     json_object_object_foreach (body, key, val) {
-        if (streq(key, "access_control_list"))
+        /* null counts as absent */
+        if (streq(key, "access_control_list") || !val)
             continue;
         struct json_object *c = NULL;
         if (json_object_deep_copy(val, &c, NULL) < 0 || json_add(s, key, c) < 0) {
@@ -325,6 +330,7 @@ static struct json_object *settings_view(struct json_object *s, bool arrays, int
         bool is_paged = false;
         for (size_t i = 0; i < ELEMENTSOF(paged); i++)
             is_paged = is_paged || streq(key, paged[i]);
+        is_paged = is_paged && json_object_is_type(val, json_type_array);
         if (!is_paged) {
             if (json_object_object_add(o, key, json_object_get(val)) < 0)
                 goto fail;
@@ -373,8 +379,8 @@ int jobs_get(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
     if (r == 0)
         return missing(reply, "job_id");
     const char *token = fw_query(req, "page_token");
-    if (!isempty(token) &&
-        (fw_token_decode(token, 'j', &tok_id, &page) < 0 || tok_id != job_id || page < 0))
+    if (!isempty(token) && (fw_token_decode(token, 'j', &tok_id, &page) < 0 || tok_id != job_id ||
+                            page < 0 || page > FW_PAGE_MAX))
         return reply_error(reply, 400, "INVALID_PARAMETER_VALUE", "Invalid page token.");
     struct fw_job *job = fakews_job(ws, job_id);
     if (!job)
@@ -660,6 +666,8 @@ int jobs_update(struct fakews *ws, struct fw_request *req, struct fw_reply *repl
     if (ns) {
         json_object_object_foreach (ns, key, val) {
             struct json_object *cur;
+            if (!val)
+                continue;
             bool keyed = streq(key, "tasks") || streq(key, "job_clusters");
             if (keyed && json_object_is_type(val, json_type_array) &&
                 json_object_object_get_ex(s, key, &cur) &&

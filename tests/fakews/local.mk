@@ -31,7 +31,8 @@ FAKEWS_TESTS = \
 	tests/fakews/test-fakews-runs \
 	tests/fakews/test-fakews-control \
 	tests/fakews/test-fakews-perms \
-	tests/fakews/test-fakews-scale
+	tests/fakews/test-fakews-scale \
+	tests/fakews/test-fakews-robust
 
 check_PROGRAMS += $(FAKEWS_TESTS) tests/fakews/test-idmap
 tests_fakews_test_fakews_server_SOURCES = tests/fakews/test-fakews-server.c
@@ -52,6 +53,9 @@ tests_fakews_test_fakews_perms_LDADD = $(FAKEWS_TEST_LDADD)
 tests_fakews_test_fakews_scale_SOURCES = tests/fakews/test-fakews-scale.c
 tests_fakews_test_fakews_scale_CFLAGS = $(FAKEWS_TEST_CFLAGS)
 tests_fakews_test_fakews_scale_LDADD = $(FAKEWS_TEST_LDADD)
+tests_fakews_test_fakews_robust_SOURCES = tests/fakews/test-fakews-robust.c
+tests_fakews_test_fakews_robust_CFLAGS = $(FAKEWS_TEST_CFLAGS)
+tests_fakews_test_fakews_robust_LDADD = $(FAKEWS_TEST_LDADD)
 tests_fakews_test_idmap_SOURCES = tests/fakews/test-idmap.c tests/fakews/idmap.c
 tests_fakews_test_idmap_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
 tests_fakews_test_idmap_LDADD = tests/libtap.a $(PROTO_LIBS)

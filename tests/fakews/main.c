@@ -146,7 +146,8 @@ int main(int argc, char **argv)
             }
             break;
         case ARG_EPOCH:
-            if (parse_int64(optarg, &cfg.epoch_ms) < 0 || cfg.epoch_ms <= 0) {
+            if (parse_int64(optarg, &cfg.epoch_ms) < 0 || cfg.epoch_ms <= 0 ||
+                cfg.epoch_ms > INT64_C(4102444800000)) {
                 log_error("Invalid --epoch-ms: %s", optarg);
                 return 2;
             }

@@ -111,7 +111,7 @@ static int resolve_params(struct fw_job *job, struct json_object *params, struct
     if (params)
         json_object_object_get_ex(params, "job_parameters", &over);
     if (json_object_object_get_ex(job->settings, "parameters", &defs) &&
-        json_object_array_length(defs) > 0) {
+        json_object_is_type(defs, json_type_array) && json_object_array_length(defs) > 0) {
         run->job_parameters = json_object_new_array();
         if (!run->job_parameters)
             return -ENOMEM;
@@ -179,9 +179,12 @@ int runs_create_job_run(struct fakews *ws, struct fw_job *job, struct json_objec
         (void)json_value_int64(v, &t);
         run->timeout_ms = t * 1000;
     }
-    json_object_object_get_ex(job->settings, "tasks", &tasks);
-    if (params)
-        json_object_object_get_ex(params, "only", &only);
+    if (!json_object_object_get_ex(job->settings, "tasks", &tasks) ||
+        !json_object_is_type(tasks, json_type_array))
+        tasks = NULL;
+    if (params && (!json_object_object_get_ex(params, "only", &only) ||
+                   !json_object_is_type(only, json_type_array)))
+        only = NULL;
     if (resolve_params(job, params, run, &sim) < 0 || add_tasks(ws, run, tasks, only, sim) < 0) {
         fw_run_free(run);
         return -ENOMEM;
@@ -279,7 +282,15 @@ int runs_run_now(struct fakews *ws, struct fw_request *req, struct fw_reply *rep
         json_object_object_get_ex(req->body, "notebook_params", NULL))
         return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
                            "jar_params and notebook_params are mutually exclusive.");
-    struct json_object *jp;
+    struct json_object *jp, *only;
+    if (json_object_object_get_ex(req->body, "only", &only) && only) {
+        bool strings = json_object_is_type(only, json_type_array);
+        for (size_t i = 0; strings && i < json_object_array_length(only); i++)
+            strings = json_object_is_type(json_object_array_get_idx(only, i), json_type_string);
+        if (!strings)
+            return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
+                               "Invalid value for only: expected a list of task keys.");
+    }
     if (json_object_object_get_ex(req->body, "job_parameters", &jp) &&
         !json_object_is_type(jp, json_type_object) && !json_object_is_type(jp, json_type_null))
         return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
@@ -503,8 +514,8 @@ int runs_get(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
         (r = fw_query_bool(req, "include_resolved_values", &resolved, reply)) < 0)
         return r == -EINVAL ? 0 : r;
     const char *token = fw_query(req, "page_token");
-    if (!isempty(token) &&
-        (fw_token_decode(token, 'g', &tok_id, &page) < 0 || tok_id != run_id || page < 0))
+    if (!isempty(token) && (fw_token_decode(token, 'g', &tok_id, &page) < 0 || tok_id != run_id ||
+                            page < 0 || page > FW_PAGE_MAX))
         return reply_error(reply, 400, "INVALID_PARAMETER_VALUE", "Invalid page token.");
     struct json_object *o = NULL;
     struct fw_run *run = fakews_run(ws, run_id);
@@ -727,7 +738,8 @@ static struct json_object *current_spec(struct fakews *ws, struct fw_run *run, s
 {
     struct fw_job *job = run->job_id ? fakews_job(ws, run->job_id) : NULL;
     struct json_object *tasks, *k;
-    if (job && json_object_object_get_ex(job->settings, "tasks", &tasks))
+    if (job && json_object_object_get_ex(job->settings, "tasks", &tasks) &&
+        json_object_is_type(tasks, json_type_array))
         for (size_t i = 0; i < json_object_array_length(tasks); i++) {
             struct json_object *s = json_object_array_get_idx(tasks, i);
             if (json_object_object_get_ex(s, "task_key", &k) &&

@@ -322,6 +322,14 @@ static enum MHD_Result handle(struct server *s, struct MHD_Connection *c, struct
 
     fakews_advance(ws);
 
+    if (q.overflow) {
+        /* Answered at the door, like a malformed request. */
+        (void)reply_error(&reply, 400, "INVALID_PARAMETER_VALUE",
+                          "Too many query parameters (at most %d).", FW_QUERY_MAX);
+        enum MHD_Result ret = send_reply(c, &reply, false);
+        reply_done(&reply);
+        return ret;
+    }
     if (startswith(url, "/__fake/")) {
         struct json_error err = { { 0 } };
         if (cn->too_large)

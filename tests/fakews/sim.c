@@ -52,10 +52,10 @@ static void read_param_map(struct json_object *map, int64_t *duration, enum resu
         return;
     if (json_object_object_get_ex(map, "fake_duration_ms", &v)) {
         int64_t n;
-        if (json_object_is_type(v, json_type_string) &&
-            parse_int64(json_object_get_string(v), &n) == 0 && n >= 0)
-            *duration = n;
-        else if (json_value_int64(v, &n) == 0 && n >= 0)
+        if (((json_object_is_type(v, json_type_string) &&
+              parse_int64(json_object_get_string(v), &n) == 0) ||
+             json_value_int64(v, &n) == 0) &&
+            n >= 0 && n <= FW_DURATION_MAX_MS)
             *duration = n;
     }
     if (json_object_object_get_ex(map, "fake_result", &v) &&
@@ -77,7 +77,8 @@ static void read_param_list(struct json_object *list, int64_t *duration, enum re
             continue;
         const char *s = json_object_get_string(v), *rest;
         int64_t n;
-        if ((rest = startswith(s, "--fake-duration-ms=")) && parse_int64(rest, &n) == 0 && n >= 0)
+        if ((rest = startswith(s, "--fake-duration-ms=")) && parse_int64(rest, &n) == 0 && n >= 0 &&
+            n <= FW_DURATION_MAX_MS)
             *duration = n;
         else if ((rest = startswith(s, "--fake-result="))) {
             enum result_state rs = result_state_from_string(rest);
@@ -134,7 +135,8 @@ void sim_plan_task(struct fw_task *t, struct json_object *run_params)
 
     int64_t timeout_s = 0;
     if (json_object_object_get_ex(t->spec, "timeout_seconds", &v) &&
-        json_value_int64(v, &timeout_s) == 0 && timeout_s > 0 && duration > timeout_s * 1000) {
+        json_value_int64(v, &timeout_s) == 0 && timeout_s > 0 &&
+        timeout_s <= FW_DURATION_MAX_MS / 1000 && duration > timeout_s * 1000) {
         duration = timeout_s * 1000;
         result = RESULT_TIMEDOUT;
     }
