@@ -31,6 +31,17 @@ static bool token_valid(struct fakews *ws, const char *token, const char **ret_p
     return false;
 }
 
+const char *auth_kind(struct fakews *ws, const char *authorization)
+{
+    const char *token = authorization ? startswith(authorization, "Bearer ") : NULL;
+    const char *principal;
+    if (!authorization)
+        return "none";
+    if (!token || !token_valid(ws, token, &principal))
+        return "invalid";
+    return ws->cfg.token && streq(token, ws->cfg.token) ? "pat" : "oauth";
+}
+
 int auth_check(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
 {
     const char *token = req->authorization ? startswith(req->authorization, "Bearer ") : NULL;

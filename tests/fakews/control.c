@@ -17,6 +17,7 @@
 #define SEED_ACTIVE_DURATION_MS ((int64_t)24 * 3600 * 1000)
 #define DAY_MS ((int64_t)24 * 3600 * 1000)
 #define HANG_MAX_MS ((int64_t)600 * 1000)
+#define LOG_HEADER_MAX 512
 #define CLOCK_MAX_MS ((int64_t)7258118400000) /* 2200-01-01 */
 
 static const char *const fault_names[_FAULT_KIND_MAX] = {
@@ -71,6 +72,8 @@ void control_log(struct fakews *ws, const struct fw_request *req, int status, co
     free(e->fault);
     free(e->idempotency_token);
     free(e->body);
+    free(e->user_agent);
+    free(e->workspace_id);
     *e = (struct fw_log_entry){
         .seq = ++ws->log_seq,
         .time_ms = ws->now_ms,
@@ -82,6 +85,9 @@ void control_log(struct fakews *ws, const struct fw_request *req, int status, co
     e->path = strdup(req->path);
     e->query = query_string(req);
     e->fault = fault ? strdup(fault) : NULL;
+    e->user_agent = req->user_agent ? strndup(req->user_agent, LOG_HEADER_MAX) : NULL;
+    e->workspace_id = req->workspace_id ? strndup(req->workspace_id, LOG_HEADER_MAX) : NULL;
+    e->auth = auth_kind(ws, req->authorization);
     const char *token = NULL;
     struct json_error err;
     if (req->body &&
@@ -127,6 +133,11 @@ static int get_requests(struct fakews *ws, struct fw_request *req, struct fw_rep
             r |= json_add_string(j, "idempotency_token", e->idempotency_token);
         if (e->body)
             r |= json_add_string(j, "body", e->body);
+        if (e->user_agent)
+            r |= json_add_string(j, "user_agent", e->user_agent);
+        if (e->workspace_id)
+            r |= json_add_string(j, "workspace_id", e->workspace_id);
+        r |= json_add_string(j, "auth", e->auth ? e->auth : "none");
         if (r < 0)
             return -ENOMEM;
     }
@@ -167,6 +178,8 @@ static int post_reset(struct fakews *ws, struct fw_request *req, struct fw_reply
         free(e->fault);
         free(e->idempotency_token);
         free(e->body);
+        free(e->user_agent);
+        free(e->workspace_id);
         *e = (struct fw_log_entry){ 0 };
     }
     ws->log_seq = 0;

@@ -60,6 +60,8 @@ struct fw_request {
     size_t raw_len;
     const char *authorization;
     const char *host;
+    const char *user_agent;
+    const char *workspace_id;
     const char *principal; /* who the token belongs to, set by auth */
 };
 
@@ -238,6 +240,9 @@ struct fw_log_entry {
     char *fault;
     char *idempotency_token;
     char *body;
+    char *user_agent;
+    char *workspace_id; /* the X-Databricks-Workspace-Id header */
+    const char *auth;   /* "pat", "oauth", "invalid" or "none"; never the token */
     bool processed;
 };
 
@@ -394,6 +399,9 @@ int perms_check_owner(const struct fw_acl_entry *acl, size_t n, struct fw_reply 
 /* 0 when the request carries a valid token (req->principal set), else a
  * 403 reply is filled and 1 returned. */
 int auth_check(struct fakews *ws, struct fw_request *req, struct fw_reply *reply);
+/* What kind of credential a request carried: "pat", "oauth", "invalid" or
+ * "none" (for the request log). */
+const char *auth_kind(struct fakews *ws, const char *authorization);
 int auth_host_metadata(struct fakews *ws, struct fw_request *req, struct fw_reply *reply);
 int auth_oidc_discovery(struct fakews *ws, struct fw_request *req, struct fw_reply *reply);
 int auth_oidc_token(struct fakews *ws, struct fw_request *req, struct fw_reply *reply);

@@ -28,6 +28,7 @@ struct fwt {
     int out;
     uint16_t port;
     bool fresh;
+    char header[256];
     CURL *curl;
 };
 
@@ -137,6 +138,11 @@ void fwt_set_fresh(struct fwt *f, bool fresh)
     f->fresh = fresh;
 }
 
+void fwt_set_header(struct fwt *f, const char *header)
+{
+    strscpy(f->header, sizeof(f->header), header ? header : "");
+}
+
 static size_t on_body(char *p, size_t size, size_t n, void *userdata)
 {
     struct fwt_resp *r = userdata;
@@ -196,6 +202,9 @@ long fwt_call(struct fwt *f, const char *method, const char *path, const char *b
     }
     if (body)
         h = curl_slist_append(h, "Content-Type: application/json");
+    if (*f->header)
+        h = curl_slist_append(h, f->header);
+    curl_easy_setopt(c, CURLOPT_USERAGENT, "fwtest/1.0");
     curl_easy_setopt(c, CURLOPT_URL, url);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     if (body) {

@@ -37,6 +37,9 @@ uint16_t fwt_port(const struct fwt *f);
  * silently re-sends a request once when a reused connection closes without
  * an answer, so fault tests that drop connections want fresh ones. */
 void fwt_set_fresh(struct fwt *f, bool fresh);
+/* One extra request header ("Name: value") on every request; NULL: none.
+ * Every request also carries User-Agent: fwtest/1.0. */
+void fwt_set_header(struct fwt *f, const char *header);
 
 /* method path [body]. token: NULL sends FWT_TOKEN, "" none, else that token.
  * Returns the HTTP status (0 on a transport error). */

@@ -319,6 +319,8 @@ static enum MHD_Result handle(struct server *s, struct MHD_Connection *c, struct
     MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, collect_query, &q);
     req.authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     req.host = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host");
+    req.user_agent = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
+    req.workspace_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Databricks-Workspace-Id");
 
     fakews_advance(ws);
 

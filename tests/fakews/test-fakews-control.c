@@ -86,13 +86,15 @@ static void test_log(int64_t job)
     struct fwt_resp r;
     fwt_call(f, "POST", "/__fake/reset", "{}", "", &r);
     fwt_resp_done(&r);
+    fwt_set_header(f, "X-Databricks-Workspace-Id: 424242");
     is_int(counter("run_now"), 0, "counters reset");
     fwt_post(f, "/api/2.2/jobs/run-now", &r,
              "{\"job_id\":%" PRId64 ",\"idempotency_token\":\"log-tok\"}", job);
     fwt_resp_done(&r);
+    fwt_set_header(f, NULL);
     fwt_get(f, &r, "/api/2.2/jobs/list");
     fwt_resp_done(&r);
-    fwt_get(f, &r, "/api/2.2/nothing");
+    fwt_call(f, "GET", "/api/2.2/nothing", NULL, "bad-token", &r);
     fwt_resp_done(&r);
     is_int(counter("run_now"), 1, "exactly one run-now reached the workspace");
     is_int(counter("list"), 1, "one jobs/list");
@@ -108,6 +110,14 @@ static void test_log(int64_t job)
     is_str(fwt_str(r.json, "requests.0.path"), "/api/2.2/jobs/run-now", "path");
     is_int(fwt_int(r.json, "requests.0.status"), 200, "status");
     ok(json_object_get_boolean(fwt_path(r.json, "requests.0.processed")), "processed");
+    is_str(fwt_str(r.json, "requests.0.user_agent"), "fwtest/1.0", "the User-Agent");
+    is_str(fwt_str(r.json, "requests.0.workspace_id"), "424242",
+           "the X-Databricks-Workspace-Id header");
+    is_str(fwt_str(r.json, "requests.0.auth"), "pat", "auth: pat, never the token itself");
+    ok(!strstr(r.body, FWT_TOKEN), "the token is not in the log");
+    fwt_resp_done(&r);
+    fwt_get(f, &r, "/__fake/requests");
+    is_str(fwt_str(r.json, "requests.2.auth"), "invalid", "auth: invalid for a wrong token");
     fwt_resp_done(&r);
     fwt_get(f, &r, "/__fake/requests?since=2");
     is_int((int64_t)fwt_len(r.json, "requests"), 1, "since= skips what was read");

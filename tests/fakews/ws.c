@@ -142,6 +142,8 @@ struct fakews *fakews_free(struct fakews *ws)
         free(e->fault);
         free(e->idempotency_token);
         free(e->body);
+        free(e->user_agent);
+        free(e->workspace_id);
     }
     free(ws);
     return NULL;
