@@ -34,6 +34,7 @@
 #define FW_OUTPUT_MAX (5 * MIB)                              /* notebook result / logs kept */
 #define FW_DURATION_MAX_MS ((int64_t)366 * 24 * 3600 * 1000) /* a duration, a timeout */
 #define FW_PAGE_MAX 100000                                   /* array page numbers in tokens */
+#define FW_RETRIES_MAX 100 /* attempts of one task, max_retries -1 included */
 
 /* Simulated durations (ms) unless a task says otherwise. */
 #define FW_RUN_PENDING_MS 1000
@@ -140,7 +141,10 @@ struct fw_task {
     char *task_key;
     struct json_object *spec; /* the Task settings this attempt runs */
     int attempt;
-    int64_t repair_id; /* 0: the original run */
+    int64_t original_run_id; /* the first attempt's run_id (self when not a retry) */
+    int64_t retry_at;        /* WAITING_FOR_RETRY until then */
+    const char *outcome;     /* a condition task's "true"/"false" */
+    int64_t repair_id;       /* 0: the original run */
     enum life_cycle_state lc;
     enum result_state rs;
     const char *state_message;
@@ -327,6 +331,10 @@ struct fw_run *fw_run_free(struct fw_run *run);
 struct fw_task *fw_task_free(struct fw_task *t);
 void fw_output_done(struct fw_output *o);
 int fakews_heap_update(struct fakews *ws, struct fw_run *run);
+
+/* runs.c: a new task attempt of run, planned from spec (not registered). */
+struct fw_task *runs_new_task(struct fakews *ws, struct fw_run *run, struct json_object *spec,
+                              struct json_object *run_params);
 
 /* sim.c: the run state machine */
 /* Plans a task attempt (outcome and durations from its settings). */

@@ -94,6 +94,14 @@ static struct json_object *task_json(struct fakews *ws, const struct fw_task *t)
     r |= runjson_state(t->lc, t->rs, t->state_message, t->user_cancelled, NULL, o);
     r |= add_task_times(o, t);
     r |= add_url(ws, o, t->run->job_id, t->run_id);
+    struct json_object *cond;
+    if (t->outcome && json_object_object_get_ex(t->spec, "condition_task", &cond) &&
+        life_cycle_is_terminal(t->lc)) {
+        /* condition_task gains its outcome */
+        struct json_object *c = copy_shallow(cond);
+        r |= c ? json_add_string(c, "outcome", t->outcome) : -ENOMEM;
+        r |= json_add(o, "condition_task", c);
+    }
     if (r < 0)
         return NULL;
     return TAKE_PTR(o);
@@ -260,7 +268,7 @@ int runjson_task_as_run(struct fakews *ws, const struct fw_task *t, struct json_
     r |= json_add_int64(o, "number_in_job", t->run_id);
     if (run->creator)
         r |= json_add_string(o, "creator_user_name", run->creator);
-    r |= json_add_int64(o, "original_attempt_run_id", t->run_id);
+    r |= json_add_int64(o, "original_attempt_run_id", t->original_run_id);
     r |= runjson_state(t->lc, t->rs, t->state_message, t->user_cancelled, NULL, o);
     r |= add_task_times(o, t);
     bool terminal = life_cycle_is_terminal(t->lc);

@@ -27,8 +27,8 @@ static int missing(struct fw_reply *r, const char *field)
     return reply_error(r, 400, "INVALID_PARAMETER_VALUE", "Missing required field: %s", field);
 }
 
-static struct fw_task *task_new(struct fakews *ws, struct fw_run *run, struct json_object *spec,
-                                struct json_object *run_params)
+struct fw_task *runs_new_task(struct fakews *ws, struct fw_run *run, struct json_object *spec,
+                              struct json_object *run_params)
 {
     struct json_object *k;
     struct fw_task *t = calloc(1, sizeof(*t));
@@ -44,6 +44,7 @@ static struct fw_task *task_new(struct fakews *ws, struct fw_run *run, struct js
         free(t);
         return NULL;
     }
+    t->original_run_id = t->run_id;
     t->lc = LIFE_CYCLE_PENDING;
     sim_plan_task(t, run_params);
     return t;
@@ -76,7 +77,7 @@ static int add_tasks(struct fakews *ws, struct fw_run *run, struct json_object *
             if (!found)
                 continue;
         }
-        struct fw_task *t = task_new(ws, run, spec, run_params);
+        struct fw_task *t = runs_new_task(ws, run, spec, run_params);
         if (!t)
             return -ENOMEM;
         run->tasks[run->n_tasks++] = t;
@@ -862,7 +863,7 @@ int runs_repair(struct fakews *ws, struct fw_request *req, struct fw_reply *repl
     if (!fresh)
         return -ENOMEM;
     for (size_t i = 0; i < n; i++) {
-        fresh[i] = task_new(ws, run, current_spec(ws, run, set[i]), NULL);
+        fresh[i] = runs_new_task(ws, run, current_spec(ws, run, set[i]), NULL);
         if (!fresh[i] || idmap_put(ws->tasks_by_id, fresh[i]->run_id, fresh[i]) < 0) {
             for (size_t j = 0; j <= i; j++) {
                 if (fresh[j])

@@ -25,7 +25,7 @@ static bool task_terminal(const struct fw_task *t)
 
 static bool task_started(const struct fw_task *t)
 {
-    return t->start_time != 0 || task_terminal(t);
+    return t->start_time != 0 || task_terminal(t) || t->lc == LIFE_CYCLE_WAITING_FOR_RETRY;
 }
 
 static bool contains_fail(const char *s)
@@ -88,6 +88,38 @@ static void read_param_list(struct json_object *list, int64_t *duration, enum re
     }
 }
 
+/* Compares as integers when both sides are integers, else as strings. */
+static bool condition_outcome(struct json_object *cond)
+{
+    const char *op = "", *left = "", *right = "";
+    struct json_object *v;
+    if (json_object_object_get_ex(cond, "op", &v) && json_object_is_type(v, json_type_string))
+        op = json_object_get_string(v);
+    if (json_object_object_get_ex(cond, "left", &v) && json_object_is_type(v, json_type_string))
+        left = json_object_get_string(v);
+    if (json_object_object_get_ex(cond, "right", &v) && json_object_is_type(v, json_type_string))
+        right = json_object_get_string(v);
+    int64_t a, b;
+    int cmp;
+    if (parse_int64(left, &a) == 0 && parse_int64(right, &b) == 0)
+        cmp = a < b ? -1 : a > b;
+    else
+        cmp = strcmp(left, right);
+    if (streq(op, "EQUAL_TO"))
+        return cmp == 0;
+    if (streq(op, "NOT_EQUAL"))
+        return cmp != 0;
+    if (streq(op, "GREATER_THAN"))
+        return cmp > 0;
+    if (streq(op, "GREATER_THAN_OR_EQUAL"))
+        return cmp >= 0;
+    if (streq(op, "LESS_THAN"))
+        return cmp < 0;
+    if (streq(op, "LESS_THAN_OR_EQUAL"))
+        return cmp <= 0;
+    return false;
+}
+
 void sim_plan_task(struct fw_task *t, struct json_object *run_params)
 {
     static const char *const path_fields[][2] = {
@@ -143,6 +175,14 @@ void sim_plan_task(struct fw_task *t, struct json_object *run_params)
     t->setup_ms = FW_TASK_SETUP_MS;
     t->duration_ms = duration;
     t->planned = result;
+    if (json_object_object_get_ex(t->spec, "condition_task", &o) &&
+        json_object_is_type(o, json_type_object)) {
+        /* evaluated at once, no cluster */
+        t->setup_ms = 0;
+        t->duration_ms = 0;
+        t->planned = RESULT_SUCCESS;
+        t->outcome = condition_outcome(o) ? "true" : "false";
+    }
 }
 
 static const char *message_for(enum result_state rs)
@@ -224,6 +264,7 @@ static int task_decide(struct fw_run *run, struct fw_task *t, int64_t at)
         if (!json_object_object_get_ex(d, "task_key", &k))
             continue;
         struct fw_task *up = find_task(run, json_object_get_string(k));
+        struct json_object *want;
         if (!up)
             continue;
         if (!task_terminal(up)) {
@@ -233,6 +274,12 @@ static int task_decide(struct fw_run *run, struct fw_task *t, int64_t at)
                 return 1;
             }
             return 0;
+        }
+        if (json_object_object_get_ex(d, "outcome", &want) && up->outcome) {
+            /* a condition's branch: taken or not, never a failure */
+            if (is_success(up->rs) && streq(json_object_get_string(want), up->outcome))
+                n_ok++;
+            continue;
         }
         if (is_success(up->rs))
             n_ok++;
@@ -319,6 +366,51 @@ static enum result_state run_result(struct fw_run *run)
     return worst;
 }
 
+/* A failed attempt with retries left is followed by a new attempt, which
+ * waits min_retry_interval_millis (reference §2.3). */
+static void maybe_retry(struct fakews *ws, struct fw_run *run, size_t i, int64_t at)
+{
+    struct fw_task *t = run->tasks[i];
+    struct json_object *v;
+    int64_t max = 0, interval = 0;
+    bool on_timeout = false;
+    if (json_object_object_get_ex(t->spec, "max_retries", &v))
+        (void)json_value_int64(v, &max);
+    if (json_object_object_get_ex(t->spec, "min_retry_interval_millis", &v))
+        (void)json_value_int64(v, &interval);
+    if (json_object_object_get_ex(t->spec, "retry_on_timeout", &v))
+        on_timeout = json_object_get_boolean(v);
+    bool retryable = t->rs == RESULT_FAILED || (t->rs == RESULT_TIMEDOUT && on_timeout);
+    if (!retryable || max == 0 || (max > 0 && t->attempt >= max) ||
+        t->attempt + 1 >= FW_RETRIES_MAX)
+        return;
+    interval = MAX(0, MIN(interval, FW_DURATION_MAX_MS));
+    struct fw_task **old = realloc(run->old, (run->n_old + 1) * sizeof(*old));
+    if (!old)
+        return;
+    run->old = old;
+    struct fw_task *n = runs_new_task(ws, run, t->spec, NULL);
+    if (!n)
+        return;
+    if (idmap_put(ws->tasks_by_id, n->run_id, n) < 0) {
+        fw_task_free(n);
+        return;
+    }
+    /* the same plan as the failed attempt (a set outcome sticks too) */
+    n->setup_ms = t->setup_ms;
+    n->duration_ms = t->duration_ms;
+    n->planned = t->planned;
+    n->attempt = t->attempt + 1;
+    n->original_run_id = t->original_run_id;
+    n->repair_id = t->repair_id;
+    n->lc = LIFE_CYCLE_WAITING_FOR_RETRY;
+    n->state_message = "Waiting for retry";
+    n->retry_at = at + interval;
+    t->superseded = true;
+    run->old[run->n_old++] = t;
+    run->tasks[i] = n;
+}
+
 static void compute_due(struct fw_run *run)
 {
     int64_t due = INT64_MAX;
@@ -336,6 +428,8 @@ static void compute_due(struct fw_run *run)
                 due = MIN(due, t->exec_time);
             else if (t->lc == LIFE_CYCLE_RUNNING)
                 due = MIN(due, t->exec_time + t->duration_ms);
+            else if (t->lc == LIFE_CYCLE_WAITING_FOR_RETRY)
+                due = MIN(due, t->retry_at);
         }
         if (run->timeout_ms > 0)
             due = MIN(due, run->exec_start + run->timeout_ms);
@@ -385,15 +479,23 @@ static void run_step(struct fakews *ws, struct fw_run *run, int64_t at)
         for (size_t i = 0; i < run->n_tasks; i++) {
             struct fw_task *t = run->tasks[i];
             if (timed_out && !task_terminal(t)) {
-                task_finish(t, at, t->start_time ? RESULT_TIMEDOUT : RESULT_UPSTREAM_FAILED);
+                task_finish(t, at, task_started(t) ? RESULT_TIMEDOUT : RESULT_UPSTREAM_FAILED);
                 continue;
             }
             if (t->lc == LIFE_CYCLE_PENDING && t->start_time && at >= t->exec_time) {
                 t->lc = LIFE_CYCLE_RUNNING;
                 t->state_message = "In run";
             }
-            if (t->lc == LIFE_CYCLE_RUNNING && at >= t->exec_time + t->duration_ms)
+            if (t->lc == LIFE_CYCLE_WAITING_FOR_RETRY && at >= t->retry_at) {
+                t->lc = LIFE_CYCLE_PENDING;
+                t->state_message = "Waiting for cluster";
+                t->start_time = at;
+                t->exec_time = at + t->setup_ms;
+            }
+            if (t->lc == LIFE_CYCLE_RUNNING && at >= t->exec_time + t->duration_ms) {
                 task_finish(t, at, t->planned);
+                maybe_retry(ws, run, i, at);
+            }
         }
         if (timed_out)
             run->rs = RESULT_TIMEDOUT;

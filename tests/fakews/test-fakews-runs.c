@@ -582,6 +582,65 @@ static void test_timeout_and_paging(void)
     fwt_advance(f, 60000);
 }
 
+static void test_retries_conditions(void)
+{
+    struct fwt_resp r;
+    int64_t job = fwt_create_job(
+        f, "{\"name\":\"retry\",\"tasks\":[{\"task_key\":\"flaky\",\"max_retries\":2,"
+           "\"min_retry_interval_millis\":5000,\"spark_python_task\":{\"python_file\":"
+           "\"/fail.py\"}}]}");
+    int64_t run = fwt_run_now(f, job);
+    fwt_advance(f, 1000 + 2000 + 10000);
+    get_run(run, &r);
+    is_str(fwt_str(r.json, "tasks.0.state.life_cycle_state"), "WAITING_FOR_RETRY",
+           "a failed attempt with retries left: WAITING_FOR_RETRY");
+    is_str(fwt_str(r.json, "tasks.0.status.state"), "WAITING", "status WAITING");
+    is_int(fwt_int(r.json, "tasks.0.attempt_number"), 1, "attempt_number 1");
+    is_str(fwt_str(r.json, "state.life_cycle_state"), "RUNNING", "the run goes on");
+    int64_t second = fwt_int(r.json, "tasks.0.run_id");
+    fwt_resp_done(&r);
+    fwt_advance(f, 5000);
+    is_str(fwt_life_cycle(f, second), "PENDING", "after min_retry_interval_millis: PENDING");
+    fwt_get(f, &r, "/api/2.2/jobs/runs/get?run_id=%" PRId64, second);
+    int64_t first = fwt_int(r.json, "original_attempt_run_id");
+    ok(first != second, "original_attempt_run_id names the first attempt");
+    fwt_resp_done(&r);
+    fwt_get(f, &r, "/api/2.2/jobs/runs/get?run_id=%" PRId64, first);
+    is_str(fwt_str(r.json, "state.result_state"), "FAILED", "the first attempt stays FAILED");
+    is_int(fwt_int(r.json, "attempt_number"), 0, "attempt 0");
+    fwt_resp_done(&r);
+    fwt_post(f, "/__fake/runs/set", &r,
+             "{\"run_id\":%" PRId64 ",\"task_key\":\"flaky\",\"result_state\":\"SUCCESS\"}", run);
+    fwt_resp_done(&r);
+    fwt_advance(f, 13000);
+    get_run(run, &r);
+    is_str(fwt_str(r.json, "state.result_state"), "SUCCESS", "the retry succeeded: SUCCESS");
+    fwt_resp_done(&r);
+
+    job = fwt_create_job(
+        f, "{\"name\":\"cond\",\"tasks\":["
+           "{\"task_key\":\"c\",\"condition_task\":{\"op\":\"GREATER_THAN\",\"left\":\"10\","
+           "\"right\":\"9\"}},"
+           "{\"task_key\":\"yes\",\"depends_on\":[{\"task_key\":\"c\",\"outcome\":\"true\"}],"
+           "\"notebook_task\":{\"notebook_path\":\"/n\"}},"
+           "{\"task_key\":\"no\",\"depends_on\":[{\"task_key\":\"c\",\"outcome\":\"false\"}],"
+           "\"notebook_task\":{\"notebook_path\":\"/n\"}}]}");
+    run = fwt_run_now(f, job);
+    fwt_advance(f, 1000);
+    get_run(run, &r);
+    is_str(fwt_str(r.json, "tasks.0.state.result_state"), "SUCCESS",
+           "a condition task ends at once");
+    is_str(fwt_str(r.json, "tasks.0.condition_task.outcome"), "true",
+           "10 > 9 compared as numbers: outcome true");
+    is_str(fwt_str(r.json, "tasks.1.state.life_cycle_state"), "PENDING", "the true branch runs");
+    is_str(fwt_str(r.json, "tasks.2.state.result_state"), "EXCLUDED", "the false branch: EXCLUDED");
+    fwt_resp_done(&r);
+    fwt_advance(f, 14000);
+    get_run(run, &r);
+    is_str(fwt_str(r.json, "state.result_state"), "SUCCESS", "the run: SUCCESS");
+    fwt_resp_done(&r);
+}
+
 static void test_expiry(void)
 {
     struct fwt_resp r;
@@ -614,6 +673,7 @@ int main(void)
     test_queue();
     test_repair();
     test_timeout_and_paging();
+    test_retries_conditions();
     test_expiry();
     is_int(fwt_stop(f), 0, "clean exit");
     return tap_done();
