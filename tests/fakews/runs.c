@@ -50,33 +50,102 @@ struct fw_task *runs_new_task(struct fakews *ws, struct fw_run *run, struct json
     return t;
 }
 
-/* Adds tasks (an array of Task settings) to run, skipping those not
- * named in only (NULL: all). */
+static const char *spec_key(struct json_object *spec)
+{
+    struct json_object *k;
+    return json_object_object_get_ex(spec, "task_key", &k) ? json_object_get_string(k) : "";
+}
+
+static ssize_t index_of(struct json_object *tasks, const char *key)
+{
+    for (size_t i = 0; i < json_object_array_length(tasks); i++)
+        if (streq(spec_key(json_object_array_get_idx(tasks, i)), key))
+            return (ssize_t)i;
+    return -1;
+}
+
+static bool depends_on_key(struct json_object *spec, const char *key)
+{
+    struct json_object *deps, *k;
+    if (!json_object_object_get_ex(spec, "depends_on", &deps) ||
+        !json_object_is_type(deps, json_type_array))
+        return false;
+    for (size_t i = 0; i < json_object_array_length(deps); i++)
+        if (json_object_object_get_ex(json_object_array_get_idx(deps, i), "task_key", &k) &&
+            streq(json_object_get_string(k), key))
+            return true;
+    return false;
+}
+
+/* Marks in sel the tasks run-now's `only` names: "k", "+k" (with every
+ * upstream task), "k+" (with every downstream task), "+k+". -ENOENT with
+ * *ret_missing set for a key the job does not have. */
+static int select_only(struct json_object *tasks, struct json_object *only, bool *sel,
+                       const char **ret_missing)
+{
+    size_t n = json_object_array_length(tasks);
+    for (size_t j = 0; j < json_object_array_length(only); j++) {
+        const char *o = json_object_get_string(json_object_array_get_idx(only, j));
+        char key[256];
+        bool up = o[0] == '+';
+        if (strscpy(key, sizeof(key), o + up) < 0) {
+            *ret_missing = o;
+            return -ENOENT;
+        }
+        size_t len = strlen(key);
+        bool down = len > 0 && key[len - 1] == '+';
+        if (down)
+            key[len - 1] = 0;
+        ssize_t at = index_of(tasks, key);
+        if (at < 0) {
+            *ret_missing = o;
+            return -ENOENT;
+        }
+        _cleanup_free_ bool *mark = calloc(n, sizeof(bool));
+        if (!mark)
+            return -ENOMEM;
+        mark[at] = true;
+        /* grow the upstream and downstream closures; n rounds suffice */
+        for (size_t round = 0; round < n && (up || down); round++)
+            for (size_t a = 0; a < n; a++)
+                for (size_t b = 0; b < n; b++) {
+                    struct json_object *sa = json_object_array_get_idx(tasks, a);
+                    struct json_object *sb = json_object_array_get_idx(tasks, b);
+                    if (!mark[a] || mark[b])
+                        continue;
+                    /* b upstream of a: a depends on b; downstream: b depends on a */
+                    if ((up && depends_on_key(sa, spec_key(sb))) ||
+                        (down && depends_on_key(sb, spec_key(sa))))
+                        mark[b] = true;
+                }
+        for (size_t i = 0; i < n; i++)
+            sel[i] = sel[i] || mark[i];
+    }
+    return 0;
+}
+
+/* Adds tasks (an array of Task settings) to run, only those `only` selects
+ * when it is set. */
 static int add_tasks(struct fakews *ws, struct fw_run *run, struct json_object *tasks,
                      struct json_object *only, struct json_object *run_params)
 {
     size_t n = tasks ? json_object_array_length(tasks) : 0;
+    const char *missing_key;
     if (n == 0)
         return 0;
+    _cleanup_free_ bool *sel = calloc(n, sizeof(bool));
     run->tasks = calloc(n, sizeof(*run->tasks));
-    if (!run->tasks)
+    if (!run->tasks || !sel)
         return -ENOMEM;
+    if (only) {
+        int r = select_only(tasks, only, sel, &missing_key);
+        if (r < 0)
+            return r;
+    }
     for (size_t i = 0; i < n; i++) {
-        struct json_object *spec = json_object_array_get_idx(tasks, i), *k;
-        if (only && json_object_object_get_ex(spec, "task_key", &k)) {
-            bool found = false;
-            for (size_t j = 0; j < json_object_array_length(only) && !found; j++) {
-                /* "+k", "k+", "+k+" name k (up/downstream not expanded) */
-                const char *o = json_object_get_string(json_object_array_get_idx(only, j));
-                const char *key = json_object_get_string(k);
-                size_t len = strlen(key);
-                if (o && *o == '+')
-                    o++;
-                found = o && strncmp(o, key, len) == 0 && (o[len] == 0 || streq(o + len, "+"));
-            }
-            if (!found)
-                continue;
-        }
+        if (only && !sel[i])
+            continue;
+        struct json_object *spec = json_object_array_get_idx(tasks, i);
         struct fw_task *t = runs_new_task(ws, run, spec, run_params);
         if (!t)
             return -ENOMEM;
@@ -183,8 +252,9 @@ int runs_create_job_run(struct fakews *ws, struct fw_job *job, struct json_objec
     if (!json_object_object_get_ex(job->settings, "tasks", &tasks) ||
         !json_object_is_type(tasks, json_type_array))
         tasks = NULL;
-    if (params && (!json_object_object_get_ex(params, "only", &only) ||
-                   !json_object_is_type(only, json_type_array)))
+    if (params &&
+        (!json_object_object_get_ex(params, "only", &only) ||
+         !json_object_is_type(only, json_type_array) || json_object_array_length(only) == 0))
         only = NULL;
     if (resolve_params(job, params, run, &sim) < 0 || add_tasks(ws, run, tasks, only, sim) < 0) {
         fw_run_free(run);
@@ -284,13 +354,30 @@ int runs_run_now(struct fakews *ws, struct fw_request *req, struct fw_reply *rep
         return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
                            "jar_params and notebook_params are mutually exclusive.");
     struct json_object *jp, *only;
-    if (json_object_object_get_ex(req->body, "only", &only) && only) {
+    if (json_object_object_get_ex(req->body, "only", &only) && only &&
+        (!json_object_is_type(only, json_type_array) || json_object_array_length(only) > 0)) {
         bool strings = json_object_is_type(only, json_type_array);
         for (size_t i = 0; strings && i < json_object_array_length(only); i++)
             strings = json_object_is_type(json_object_array_get_idx(only, i), json_type_string);
         if (!strings)
             return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
                                "Invalid value for only: expected a list of task keys.");
+        struct json_object *tasks;
+        const char *missing_key = NULL;
+        size_t n = json_object_object_get_ex(job->settings, "tasks", &tasks) &&
+                           json_object_is_type(tasks, json_type_array)
+                       ? json_object_array_length(tasks)
+                       : 0;
+        _cleanup_free_ bool *sel = calloc(MAX(n, (size_t)1), sizeof(bool));
+        if (!sel)
+            return -ENOMEM;
+        r = n > 0 ? select_only(tasks, only, sel, &missing_key) : -ENOENT;
+        if (r == -ENOMEM)
+            return r;
+        if (r < 0)
+            return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
+                               "Task %s in only does not exist in job %" PRId64 ".",
+                               missing_key ? missing_key : "", job_id);
     }
     if (json_object_object_get_ex(req->body, "job_parameters", &jp) &&
         !json_object_is_type(jp, json_type_object) && !json_object_is_type(jp, json_type_null))

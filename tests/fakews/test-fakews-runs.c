@@ -641,6 +641,55 @@ static void test_retries_conditions(void)
     fwt_resp_done(&r);
 }
 
+static void test_only(void)
+{
+    static const struct {
+        const char *only;
+        const char *keys;
+    } cases[] = {
+        { "[\"b\"]", "b" },       { "[\"+b\"]", "a,b" },      { "[\"b+\"]", "b,c" },
+        { "[\"+b+\"]", "a,b,c" }, { "[\"d\",\"a\"]", "a,d" }, { "[]", "a,b,c,d" },
+    };
+    struct fwt_resp r;
+    int64_t only_b = 0;
+    int64_t job = fwt_create_job(
+        f, "{\"name\":\"only\",\"max_concurrent_runs\":50,\"tasks\":["
+           "{\"task_key\":\"a\",\"notebook_task\":{\"notebook_path\":\"/n\"}},"
+           "{\"task_key\":\"b\",\"depends_on\":[{\"task_key\":\"a\"}],\"notebook_task\":"
+           "{\"notebook_path\":\"/n\"}},"
+           "{\"task_key\":\"c\",\"depends_on\":[{\"task_key\":\"b\"}],\"notebook_task\":"
+           "{\"notebook_path\":\"/n\"}},"
+           "{\"task_key\":\"d\",\"notebook_task\":{\"notebook_path\":\"/n\"}}]}");
+    for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        fwt_post(f, "/api/2.2/jobs/run-now", &r, "{\"job_id\":%" PRId64 ",\"only\":%s}", job,
+                 cases[i].only);
+        int64_t run = fwt_int(r.json, "run_id");
+        if (i == 0)
+            only_b = run;
+        fwt_resp_done(&r);
+        get_run(run, &r);
+        char keys[64] = "";
+        for (size_t t = 0; t < fwt_len(r.json, "tasks"); t++) {
+            char p[48];
+            snprintf(p, sizeof(p), "tasks.%zu.task_key", t);
+            if (*keys)
+                strncat(keys, ",", sizeof(keys) - strlen(keys) - 1);
+            strncat(keys, fwt_str(r.json, p) ?: "?", sizeof(keys) - strlen(keys) - 1);
+        }
+        is_str(keys, cases[i].keys, "only %s runs %s", cases[i].only, cases[i].keys);
+        fwt_resp_done(&r);
+    }
+    char body[128];
+    snprintf(body, sizeof(body), "{\"job_id\":%" PRId64 ",\"only\":[\"zz\"]}", job);
+    expect_400("POST", "/api/2.2/jobs/run-now", body, "INVALID_PARAMETER_VALUE",
+               "only with an unknown task");
+    fwt_advance(f, 60000);
+    get_run(only_b, &r);
+    is_str(fwt_str(r.json, "state.result_state"), "SUCCESS",
+           "a run of only b finishes (its missing upstream task is ignored)");
+    fwt_resp_done(&r);
+}
+
 static void test_expiry(void)
 {
     struct fwt_resp r;
@@ -674,6 +723,7 @@ int main(void)
     test_repair();
     test_timeout_and_paging();
     test_retries_conditions();
+    test_only();
     test_expiry();
     is_int(fwt_stop(f), 0, "clean exit");
     return tap_done();
