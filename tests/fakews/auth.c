@@ -152,17 +152,6 @@ static int b64_decode(const char *s, char *buf, size_t n)
     return 0;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* The url-decoded value of key in a form body, into buf; 0 when found. */
 static int form_get(const char *body, size_t len, const char *key, char *buf, size_t n)
 {
@@ -177,9 +166,9 @@ static int form_get(const char *body, size_t len, const char *key, char *buf, si
                 char c = body[j];
                 if (c == '+')
                     c = ' ';
-                else if (c == '%' && j + 2 < end + 1 && hexval(body[j + 1]) >= 0 &&
-                         hexval(body[j + 2]) >= 0) {
-                    c = (char)(hexval(body[j + 1]) * 16 + hexval(body[j + 2]));
+                else if (c == '%' && j + 2 < end + 1 && fw_unhex(body[j + 1]) >= 0 &&
+                         fw_unhex(body[j + 2]) >= 0) {
+                    c = (char)(fw_unhex(body[j + 1]) * 16 + fw_unhex(body[j + 2]));
                     j += 2;
                 }
                 if (out + 1 >= n)

@@ -101,7 +101,7 @@ static int get_requests(struct fakews *ws, struct fw_request *req, struct fw_rep
 {
     const char *name = fw_query(req, "endpoint");
     int64_t since = 0;
-    int r = fw_query_int64(req, "since", &since, reply);
+    int r = fw_query_int64(req, "since", reply, &since);
     if (r < 0)
         return r == -EINVAL ? 0 : r;
     _cleanup_json_ struct json_object *o = json_object_new_object();
@@ -537,8 +537,7 @@ static int post_run_set(struct fakews *ws, struct fw_request *req, struct fw_rep
     struct fw_run *run = fakews_run(ws, run_id);
     struct fw_task *one = run ? NULL : fakews_task(ws, run_id);
     if (!run && !one)
-        return reply_error(reply, 400, "INVALID_PARAMETER_VALUE", "Run %" PRId64 " does not exist.",
-                           run_id);
+        return reply_no_run(reply, run_id);
     int r = 0, hits = 0;
     if (one) {
         r = set_task(ws, one, result != NULL, rs, duration, out, reply);

@@ -84,17 +84,26 @@ int reply_error(struct fw_reply *r, int status, const char *code, const char *fm
 int reply_json(struct fw_reply *r, struct json_object *o);
 /* 200 {}. */
 int reply_empty(struct fw_reply *r);
+/* The workspace's own 400 INVALID_PARAMETER_VALUE texts (reference §6.2). */
+int reply_missing(struct fw_reply *r, const char *field);
+int reply_no_job(struct fw_reply *r, int64_t job_id);
+int reply_no_run(struct fw_reply *r, int64_t run_id);
+
+/* CLOCK_MONOTONIC in ms. */
+int64_t fw_mono_ms(void);
+/* The value of a hex digit, -1 if c is none. */
+int fw_unhex(char c);
 
 /* The query parameter, NULL when absent (the last one wins). */
 const char *fw_query(const struct fw_request *req, const char *key);
 /* Typed query parameters. Return 1 when present (ret set), 0 when absent,
  * or -EINVAL with an INVALID_PARAMETER_VALUE reply filled. */
-int fw_query_id(const struct fw_request *req, const char *key, int64_t *ret, struct fw_reply *r);
-int fw_query_int64(const struct fw_request *req, const char *key, int64_t *ret, struct fw_reply *r);
-int fw_query_bool(const struct fw_request *req, const char *key, bool *ret, struct fw_reply *r);
+int fw_query_id(const struct fw_request *req, const char *key, struct fw_reply *r, int64_t *ret);
+int fw_query_int64(const struct fw_request *req, const char *key, struct fw_reply *r, int64_t *ret);
+int fw_query_bool(const struct fw_request *req, const char *key, struct fw_reply *r, bool *ret);
 /* A typed body field; the same returns, the error reply names the field. */
-int fw_body_id(const struct fw_request *req, const char *field, bool required, int64_t *ret,
-               struct fw_reply *r);
+int fw_body_id(const struct fw_request *req, const char *field, bool required, struct fw_reply *r,
+               int64_t *ret);
 
 /* Opaque page tokens: a kind letter and up to two numbers, hex-encoded. */
 char *fw_token_encode(char kind, int64_t a, int64_t b);
@@ -397,8 +406,8 @@ int perms_set(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
 int perms_update(struct fakews *ws, struct fw_request *req, struct fw_reply *reply);
 int perms_levels(struct fakews *ws, struct fw_request *req, struct fw_reply *reply);
 /* Reads an access_control_list into entries; fills reply on a bad list. */
-int perms_parse_acl(struct json_object *list, struct fw_acl_entry **ret, size_t *ret_n,
-                    struct fw_reply *reply);
+int perms_parse_acl(struct json_object *list, struct fw_reply *reply, struct fw_acl_entry **ret,
+                    size_t *ret_n);
 void perms_free_acl(struct fw_acl_entry *acl, size_t n);
 /* 400 unless exactly one IS_OWNER. */
 int perms_check_owner(const struct fw_acl_entry *acl, size_t n, struct fw_reply *reply);

@@ -252,7 +252,7 @@ int jobs_create(struct fakews *ws, struct fw_request *req, struct fw_reply *repl
     struct json_object *list;
     if (json_object_object_get_ex(body, "access_control_list", &list) &&
         !json_object_is_type(list, json_type_null)) {
-        r = perms_parse_acl(list, &acl, &n_acl, reply);
+        r = perms_parse_acl(list, reply, &acl, &n_acl);
         if (r < 0)
             return r == -EINVAL ? 0 : r;
     }
@@ -305,16 +305,6 @@ int jobs_create(struct fakews *ws, struct fw_request *req, struct fw_reply *repl
         return -ENOMEM;
     }
     return reply_json(reply, o);
-}
-
-static int job_not_found(struct fw_reply *r, int64_t id)
-{
-    return reply_error(r, 400, "INVALID_PARAMETER_VALUE", "Job %" PRId64 " does not exist.", id);
-}
-
-static int missing(struct fw_reply *r, const char *field)
-{
-    return reply_error(r, 400, "INVALID_PARAMETER_VALUE", "Missing required field: %s", field);
 }
 
 /* Settings with the paged arrays cut to page (jobs/get) or to the first
@@ -373,18 +363,18 @@ static const char *run_as_of(const struct fw_job *job)
 int jobs_get(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
 {
     int64_t job_id = 0, page = 0, tok_id;
-    int r = fw_query_id(req, "job_id", &job_id, reply);
+    int r = fw_query_id(req, "job_id", reply, &job_id);
     if (r < 0)
         return r == -EINVAL ? 0 : r;
     if (r == 0)
-        return missing(reply, "job_id");
+        return reply_missing(reply, "job_id");
     const char *token = fw_query(req, "page_token");
     if (!isempty(token) && (fw_token_decode(token, 'j', &tok_id, &page) < 0 || tok_id != job_id ||
                             page < 0 || page > FW_PAGE_MAX))
         return reply_error(reply, 400, "INVALID_PARAMETER_VALUE", "Invalid page token.");
     struct fw_job *job = fakews_job(ws, job_id);
     if (!job)
-        return job_not_found(reply, job_id);
+        return reply_no_job(reply, job_id);
 
     bool more = false;
     _cleanup_json_ struct json_object *o = json_object_new_object();
@@ -414,9 +404,9 @@ int jobs_list(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
     int64_t limit = LIST_LIMIT_DEFAULT, offset = 0;
     bool expand = false;
     int r;
-    if ((r = fw_query_int64(req, "limit", &limit, reply)) < 0 ||
-        (r = fw_query_int64(req, "offset", &offset, reply)) < 0 ||
-        (r = fw_query_bool(req, "expand_tasks", &expand, reply)) < 0)
+    if ((r = fw_query_int64(req, "limit", reply, &limit)) < 0 ||
+        (r = fw_query_int64(req, "offset", reply, &offset)) < 0 ||
+        (r = fw_query_bool(req, "expand_tasks", reply, &expand)) < 0)
         return r == -EINVAL ? 0 : r;
     if (limit == 0)
         limit = LIST_LIMIT_DEFAULT;
@@ -535,13 +525,13 @@ static struct fw_job *body_job(struct fakews *ws, struct fw_request *req, struct
                                int *ret)
 {
     int64_t job_id = 0;
-    int r = fw_body_id(req, "job_id", true, &job_id, reply);
+    int r = fw_body_id(req, "job_id", true, reply, &job_id);
     *ret = r == -EINVAL ? 0 : r;
     if (r < 0)
         return NULL;
     struct fw_job *job = fakews_job(ws, job_id);
     if (!job)
-        *ret = job_not_found(reply, job_id);
+        *ret = reply_no_job(reply, job_id);
     return job;
 }
 
@@ -570,7 +560,7 @@ int jobs_reset(struct fakews *ws, struct fw_request *req, struct fw_reply *reply
     struct json_object *ns;
     if (!json_object_object_get_ex(req->body, "new_settings", &ns) ||
         json_object_is_type(ns, json_type_null))
-        return missing(reply, "new_settings");
+        return reply_missing(reply, "new_settings");
     if (!json_object_is_type(ns, json_type_object))
         return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
                            "Invalid value for new_settings: expected an object.");

@@ -44,8 +44,8 @@ static int invalid(struct fw_reply *r, const char *message)
     return k < 0 ? k : -EINVAL;
 }
 
-int perms_parse_acl(struct json_object *list, struct fw_acl_entry **ret, size_t *ret_n,
-                    struct fw_reply *reply)
+int perms_parse_acl(struct json_object *list, struct fw_reply *reply, struct fw_acl_entry **ret,
+                    size_t *ret_n)
 {
     if (!json_object_is_type(list, json_type_array))
         return invalid(reply, "Invalid value for access_control_list: expected an array.");
@@ -200,7 +200,7 @@ static int change(struct fakews *ws, struct fw_request *req, struct fw_reply *re
                            "Missing required field: access_control_list");
     struct fw_acl_entry *given = NULL;
     size_t n_given = 0;
-    r = perms_parse_acl(list, &given, &n_given, reply);
+    r = perms_parse_acl(list, reply, &given, &n_given);
     if (r < 0)
         return r == -EINVAL ? 0 : r;
 

@@ -17,16 +17,6 @@
     "Retrieving the output of runs with multiple tasks is not supported. Please retrieve the "     \
     "output of each individual task run instead."
 
-static int run_not_found(struct fw_reply *r, int64_t id)
-{
-    return reply_error(r, 400, "INVALID_PARAMETER_VALUE", "Run %" PRId64 " does not exist.", id);
-}
-
-static int missing(struct fw_reply *r, const char *field)
-{
-    return reply_error(r, 400, "INVALID_PARAMETER_VALUE", "Missing required field: %s", field);
-}
-
 struct fw_task *runs_new_task(struct fakews *ws, struct fw_run *run, struct json_object *spec,
                               struct json_object *run_params)
 {
@@ -340,15 +330,14 @@ int runs_run_now(struct fakews *ws, struct fw_request *req, struct fw_reply *rep
 {
     int64_t job_id = 0;
     const char *token = NULL;
-    int r = fw_body_id(req, "job_id", true, &job_id, reply);
+    int r = fw_body_id(req, "job_id", true, reply, &job_id);
     if (r < 0)
         return r == -EINVAL ? 0 : r;
     if ((r = read_token(req, &token, reply)) < 0)
         return r == -EINVAL ? 0 : r;
     struct fw_job *job = fakews_job(ws, job_id);
     if (!job)
-        return reply_error(reply, 400, "INVALID_PARAMETER_VALUE", "Job %" PRId64 " does not exist.",
-                           job_id);
+        return reply_no_job(reply, job_id);
     if (json_object_object_get_ex(req->body, "jar_params", NULL) &&
         json_object_object_get_ex(req->body, "notebook_params", NULL))
         return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
@@ -398,7 +387,7 @@ int runs_submit(struct fakews *ws, struct fw_request *req, struct fw_reply *repl
     struct json_object *tasks = NULL;
     struct json_error err = { { 0 } };
     if (!req->body)
-        return missing(reply, "tasks");
+        return reply_missing(reply, "tasks");
     int r = read_token(req, &token, reply);
     if (r < 0)
         return r == -EINVAL ? 0 : r;
@@ -460,14 +449,14 @@ int runs_list(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
     int64_t limit = RUNS_LIMIT_DEFAULT, offset = 0;
     bool expand = false;
     int r;
-    if ((r = fw_query_id(req, "job_id", &f.job_id, reply)) < 0 ||
-        (r = fw_query_bool(req, "active_only", &f.active_only, reply)) < 0 ||
-        (r = fw_query_bool(req, "completed_only", &f.completed_only, reply)) < 0 ||
-        (r = fw_query_bool(req, "expand_tasks", &expand, reply)) < 0 ||
-        (r = fw_query_int64(req, "limit", &limit, reply)) < 0 ||
-        (r = fw_query_int64(req, "offset", &offset, reply)) < 0 ||
-        (r = fw_query_int64(req, "start_time_from", &f.from, reply)) < 0 ||
-        (r = fw_query_int64(req, "start_time_to", &f.to, reply)) < 0)
+    if ((r = fw_query_id(req, "job_id", reply, &f.job_id)) < 0 ||
+        (r = fw_query_bool(req, "active_only", reply, &f.active_only)) < 0 ||
+        (r = fw_query_bool(req, "completed_only", reply, &f.completed_only)) < 0 ||
+        (r = fw_query_bool(req, "expand_tasks", reply, &expand)) < 0 ||
+        (r = fw_query_int64(req, "limit", reply, &limit)) < 0 ||
+        (r = fw_query_int64(req, "offset", reply, &offset)) < 0 ||
+        (r = fw_query_int64(req, "start_time_from", reply, &f.from)) < 0 ||
+        (r = fw_query_int64(req, "start_time_to", reply, &f.to)) < 0)
         return r == -EINVAL ? 0 : r;
     f.run_type = fw_query(req, "run_type");
     if (limit == 0)
@@ -577,15 +566,15 @@ int runs_list(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
 
 /* The run_id query parameter (required). 1 when read, else 0 with the
  * reply filled, or -ENOMEM. */
-static int query_run_id(struct fw_request *req, int64_t *ret, struct fw_reply *reply)
+static int query_run_id(struct fw_request *req, struct fw_reply *reply, int64_t *ret)
 {
-    int r = fw_query_id(req, "run_id", ret, reply);
+    int r = fw_query_id(req, "run_id", reply, ret);
     if (r == -EINVAL)
         return 0;
     if (r < 0)
         return r;
     if (r == 0) {
-        r = missing(reply, "run_id");
+        r = reply_missing(reply, "run_id");
         return r < 0 ? r : 0;
     }
     return 1;
@@ -595,11 +584,11 @@ int runs_get(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
 {
     int64_t run_id = 0, page = 0, tok_id;
     bool history = false, resolved = false;
-    int r = query_run_id(req, &run_id, reply);
+    int r = query_run_id(req, reply, &run_id);
     if (r <= 0)
         return r;
-    if ((r = fw_query_bool(req, "include_history", &history, reply)) < 0 ||
-        (r = fw_query_bool(req, "include_resolved_values", &resolved, reply)) < 0)
+    if ((r = fw_query_bool(req, "include_history", reply, &history)) < 0 ||
+        (r = fw_query_bool(req, "include_resolved_values", reply, &resolved)) < 0)
         return r == -EINVAL ? 0 : r;
     const char *token = fw_query(req, "page_token");
     if (!isempty(token) && (fw_token_decode(token, 'g', &tok_id, &page) < 0 || tok_id != run_id ||
@@ -612,7 +601,7 @@ int runs_get(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
     else {
         struct fw_task *t = fakews_task(ws, run_id);
         if (!t)
-            return run_not_found(reply, run_id);
+            return reply_no_run(reply, run_id);
         r = runjson_task_as_run(ws, t, &o);
     }
     if (r < 0)
@@ -628,14 +617,14 @@ static bool has_task_type(const struct fw_task *t, const char *type)
 int runs_get_output(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
 {
     int64_t run_id = 0;
-    int r = query_run_id(req, &run_id, reply);
+    int r = query_run_id(req, reply, &run_id);
     if (r <= 0)
         return r;
     if (fakews_run(ws, run_id))
         return reply_error(reply, 400, "INVALID_PARAMETER_VALUE", GET_OUTPUT_JOB_RUN);
     struct fw_task *t = fakews_task(ws, run_id);
     if (!t)
-        return run_not_found(reply, run_id);
+        return reply_no_run(reply, run_id);
     _cleanup_json_ struct json_object *o = json_object_new_object();
     struct json_object *meta = NULL;
     if (!o || runjson_task_as_run(ws, t, &meta) < 0 || json_add(o, "metadata", meta) < 0)
@@ -677,7 +666,7 @@ int runs_get_output(struct fakews *ws, struct fw_request *req, struct fw_reply *
 int runs_export(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
 {
     int64_t run_id = 0;
-    int r = query_run_id(req, &run_id, reply);
+    int r = query_run_id(req, reply, &run_id);
     if (r <= 0)
         return r;
     const char *views = fw_query(req, "views_to_export");
@@ -691,7 +680,7 @@ int runs_export(struct fakews *ws, struct fw_request *req, struct fw_reply *repl
         if (fakews_run(ws, run_id))
             return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
                                "Export is only supported for notebook task runs.");
-        return run_not_found(reply, run_id);
+        return reply_no_run(reply, run_id);
     }
     const char *path = NULL;
     struct json_object *nb, *p;
@@ -722,7 +711,7 @@ int runs_export(struct fakews *ws, struct fw_request *req, struct fw_reply *repl
 int runs_cancel(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
 {
     int64_t run_id = 0;
-    int r = fw_body_id(req, "run_id", true, &run_id, reply);
+    int r = fw_body_id(req, "run_id", true, reply, &run_id);
     if (r < 0)
         return r == -EINVAL ? 0 : r;
     struct fw_run *run = fakews_run(ws, run_id);
@@ -731,7 +720,7 @@ int runs_cancel(struct fakews *ws, struct fw_request *req, struct fw_reply *repl
     else {
         struct fw_task *t = fakews_task(ws, run_id);
         if (!t)
-            return run_not_found(reply, run_id);
+            return reply_no_run(reply, run_id);
         r = sim_cancel_task(ws, t, ws->now_ms);
     }
     if (r < 0)
@@ -744,7 +733,7 @@ int runs_cancel_all(struct fakews *ws, struct fw_request *req, struct fw_reply *
     int64_t job_id = 0;
     bool queued = false;
     struct json_error err = { { 0 } };
-    int r = fw_body_id(req, "job_id", false, &job_id, reply);
+    int r = fw_body_id(req, "job_id", false, reply, &job_id);
     if (r < 0)
         return r == -EINVAL ? 0 : r;
     if (req->body && json_get_bool(req->body, "all_queued_runs", JSON_NULLABLE, &queued, &err) < 0)
@@ -753,8 +742,7 @@ int runs_cancel_all(struct fakews *ws, struct fw_request *req, struct fw_reply *
         return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
                            "Either job_id or all_queued_runs must be set.");
     if (job_id && !fakews_job(ws, job_id))
-        return reply_error(reply, 400, "INVALID_PARAMETER_VALUE", "Job %" PRId64 " does not exist.",
-                           job_id);
+        return reply_no_job(reply, job_id);
     for (size_t i = 0; i < ws->n_runs; i++) {
         struct fw_run *run = ws->runs[i];
         if (!sim_run_is_active(run) || (job_id && run->job_id != job_id))
@@ -770,7 +758,7 @@ int runs_cancel_all(struct fakews *ws, struct fw_request *req, struct fw_reply *
 int runs_delete(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
 {
     int64_t run_id = 0;
-    int r = fw_body_id(req, "run_id", true, &run_id, reply);
+    int r = fw_body_id(req, "run_id", true, reply, &run_id);
     if (r < 0)
         return r == -EINVAL ? 0 : r;
     struct fw_run *run = fakews_run(ws, run_id);
@@ -779,7 +767,7 @@ int runs_delete(struct fakews *ws, struct fw_request *req, struct fw_reply *repl
             return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
                                "Run %" PRId64 " is a task run; delete its job run instead.",
                                run_id);
-        return run_not_found(reply, run_id);
+        return reply_no_run(reply, run_id);
     }
     if (sim_run_is_active(run))
         return reply_error(reply, 400, "INVALID_STATE",
@@ -856,7 +844,7 @@ int runs_repair(struct fakews *ws, struct fw_request *req, struct fw_reply *repl
     bool all_failed = false, dependents = false;
     struct json_object *rerun = NULL;
     struct json_error err = { { 0 } };
-    int r = fw_body_id(req, "run_id", true, &run_id, reply);
+    int r = fw_body_id(req, "run_id", true, reply, &run_id);
     if (r < 0)
         return r == -EINVAL ? 0 : r;
     if (json_get_array(req->body, "rerun_tasks", JSON_NULLABLE, &rerun, &err) < 0 ||
@@ -866,7 +854,7 @@ int runs_repair(struct fakews *ws, struct fw_request *req, struct fw_reply *repl
         return reply_error(reply, 400, "INVALID_PARAMETER_VALUE", "%s", err.message);
     struct fw_run *run = fakews_run(ws, run_id);
     if (!run)
-        return run_not_found(reply, run_id);
+        return reply_no_run(reply, run_id);
     if (sim_run_is_active(run))
         return reply_error(reply, 400, "INVALID_STATE",
                            "Run %" PRId64 " is still active and cannot be repaired.", run_id);

@@ -89,13 +89,6 @@ static const fw_handler_t handlers[_ENDPOINT_MAX] = {
     [ENDPOINT_OIDC_TOKEN] = auth_oidc_token,
 };
 
-static int64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* --- the timer thread --- */
 
 static void *timer_main(void *userdata)
@@ -103,7 +96,7 @@ static void *timer_main(void *userdata)
     struct server *s = userdata;
     pthread_mutex_lock(&s->lock);
     while (!s->timer_stop) {
-        int64_t now = mono_ms(), next = INT64_MAX;
+        int64_t now = fw_mono_ms(), next = INT64_MAX;
         for (size_t i = 0; i < s->n_timers;) {
             if (s->timers[i].deadline <= now) {
                 MHD_resume_connection(s->timers[i].connection);
@@ -146,7 +139,7 @@ static int suspend_for(struct server *s, struct MHD_Connection *c, int64_t delay
     }
     MHD_suspend_connection(c);
     atomic_fetch_add(&s->suspended, 1);
-    s->timers[s->n_timers++] = (struct timer_entry){ mono_ms() + delay_ms, c };
+    s->timers[s->n_timers++] = (struct timer_entry){ fw_mono_ms() + delay_ms, c };
     pthread_cond_signal(&s->cond);
     pthread_mutex_unlock(&s->lock);
     return 0;
@@ -519,8 +512,8 @@ struct server *server_free(struct server *s)
     }
     /* Resumed connections close on MHD's thread; stopping with one still
      * suspended is not allowed (loop-notes §7). */
-    for (int64_t end = mono_ms() + SHUTDOWN_WAIT_MS;
-         atomic_load(&s->suspended) > 0 && mono_ms() < end;) {
+    for (int64_t end = fw_mono_ms() + SHUTDOWN_WAIT_MS;
+         atomic_load(&s->suspended) > 0 && fw_mono_ms() < end;) {
         struct timespec ts = { 0, 5 * 1000 * 1000 };
         nanosleep(&ts, NULL);
     }

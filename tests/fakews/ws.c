@@ -15,7 +15,7 @@
 #include "proto/strutil.h"
 #include "tests/fakews/fakews.h"
 
-static int64_t mono_ms(void)
+int64_t fw_mono_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -36,7 +36,7 @@ int fakews_new(const struct fakews_config *cfg, struct fakews **ret)
         return -ENOMEM;
     ws->cfg = *cfg;
     ws->sim_base_ms = cfg->epoch_ms > 0 ? cfg->epoch_ms : wall_ms();
-    ws->mono_base_ms = mono_ms();
+    ws->mono_base_ms = fw_mono_ms();
     ws->now_ms = ws->sim_base_ms;
     ws->next_job_id = FW_JOB_ID_BASE;
     ws->next_run_id = FW_RUN_ID_BASE;
@@ -153,7 +153,7 @@ int64_t fakews_clock(const struct fakews *ws)
 {
     int64_t t = ws->sim_base_ms + ws->offset_ms;
     if (!ws->cfg.manual_clock)
-        t += (int64_t)((double)(mono_ms() - ws->mono_base_ms) * ws->cfg.speed);
+        t += (int64_t)((double)(fw_mono_ms() - ws->mono_base_ms) * ws->cfg.speed);
     /* The simulation never goes back. */
     return MAX(t, ws->now_ms);
 }
@@ -452,6 +452,23 @@ int reply_empty(struct fw_reply *r)
     return reply_json(r, json_object_new_object());
 }
 
+int reply_missing(struct fw_reply *r, const char *field)
+{
+    return reply_error(r, 400, "INVALID_PARAMETER_VALUE", "Missing required field: %s", field);
+}
+
+int reply_no_job(struct fw_reply *r, int64_t job_id)
+{
+    return reply_error(r, 400, "INVALID_PARAMETER_VALUE", "Job %" PRId64 " does not exist.",
+                       job_id);
+}
+
+int reply_no_run(struct fw_reply *r, int64_t run_id)
+{
+    return reply_error(r, 400, "INVALID_PARAMETER_VALUE", "Run %" PRId64 " does not exist.",
+                       run_id);
+}
+
 const char *fw_query(const struct fw_request *req, const char *key)
 {
     const char *v = NULL;
@@ -461,7 +478,7 @@ const char *fw_query(const struct fw_request *req, const char *key)
     return v;
 }
 
-int fw_query_id(const struct fw_request *req, const char *key, int64_t *ret, struct fw_reply *r)
+int fw_query_id(const struct fw_request *req, const char *key, struct fw_reply *r, int64_t *ret)
 {
     const char *v = fw_query(req, key);
     if (!v)
@@ -476,7 +493,7 @@ int fw_query_id(const struct fw_request *req, const char *key, int64_t *ret, str
     return 1;
 }
 
-int fw_query_int64(const struct fw_request *req, const char *key, int64_t *ret, struct fw_reply *r)
+int fw_query_int64(const struct fw_request *req, const char *key, struct fw_reply *r, int64_t *ret)
 {
     const char *v = fw_query(req, key);
     if (!v)
@@ -491,7 +508,7 @@ int fw_query_int64(const struct fw_request *req, const char *key, int64_t *ret, 
     return 1;
 }
 
-int fw_query_bool(const struct fw_request *req, const char *key, bool *ret, struct fw_reply *r)
+int fw_query_bool(const struct fw_request *req, const char *key, struct fw_reply *r, bool *ret)
 {
     const char *v = fw_query(req, key);
     if (!v)
@@ -506,14 +523,14 @@ int fw_query_bool(const struct fw_request *req, const char *key, bool *ret, stru
     return 1;
 }
 
-int fw_body_id(const struct fw_request *req, const char *field, bool required, int64_t *ret,
-               struct fw_reply *r)
+int fw_body_id(const struct fw_request *req, const char *field, bool required, struct fw_reply *r,
+               int64_t *ret)
 {
     struct json_error err = { { 0 } };
     if (!req->body) {
         if (!required)
             return 0;
-        int k = reply_error(r, 400, "INVALID_PARAMETER_VALUE", "Missing required field: %s", field);
+        int k = reply_missing(r, field);
         return k < 0 ? k : -EINVAL;
     }
     int k = json_get_id(req->body, field, required ? JSON_REQUIRED : JSON_OPTIONAL, ret, &err);
@@ -533,7 +550,7 @@ char *fw_token_encode(char kind, int64_t a, int64_t b)
     return hexmem(text, (size_t)n);
 }
 
-static int unhex(char c)
+int fw_unhex(char c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -551,7 +568,7 @@ int fw_token_decode(const char *token, char kind, int64_t *ret_a, int64_t *ret_b
     if (n % 2 || n / 2 >= sizeof(text) || n < 2)
         return -EINVAL;
     for (size_t i = 0; i < n / 2; i++) {
-        int hi = unhex(token[2 * i]), lo = unhex(token[2 * i + 1]);
+        int hi = fw_unhex(token[2 * i]), lo = fw_unhex(token[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -EINVAL;
         text[i] = (char)(hi * 16 + lo);
