@@ -65,4 +65,4 @@ TESTS_ENVIRONMENT_FAKEWS = FAKEWS='$(abs_top_builddir)/tests/fakews/fakews'; exp
 AM_TESTS_ENVIRONMENT += $(TESTS_ENVIRONMENT_FAKEWS)
 
 TESTS += $(FAKEWS_TESTS) tests/fakews/test-idmap tests/fakews/test-fakews-cli.sh
-EXTRA_DIST += tests/fakews/test-fakews-cli.sh tests/bench/fakews-runs-get.sh
+EXTRA_DIST += tests/fakews/README.md tests/fakews/test-fakews-cli.sh tests/bench/fakews-runs-get.sh
