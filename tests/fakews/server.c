@@ -259,8 +259,9 @@ static void reset_connection(struct MHD_Connection *c)
 }
 
 /* Routes req and runs it: 0 with reply filled, or -ENOMEM. */
-static int dispatch(struct fakews *ws, struct fw_request *req, struct conn *cn,
-                    struct fw_reply *reply)
+/* parse: the result of parsing the body (0 when empty or parsed). */
+static int dispatch(struct fakews *ws, struct fw_request *req, struct conn *cn, int parse,
+                    const struct json_error *perr, struct fw_reply *reply)
 {
     struct endpoint_match m;
     unsigned allowed = 0;
@@ -286,14 +287,9 @@ static int dispatch(struct fakews *ws, struct fw_request *req, struct conn *cn,
         if (r != 0)
             return r < 0 ? r : 0;
     }
-    if (req->raw_len > 0 && m.endpoint->id != ENDPOINT_OIDC_TOKEN) {
-        struct json_error err = { { 0 } };
-        r = json_parse_object(req->raw_body, req->raw_len, m.endpoint->max_body, JSON_DEPTH_MAX,
-                              &req->body, &err);
-        if (r < 0)
-            return reply_error(reply, 400, "MALFORMED_REQUEST",
-                               "Invalid JSON given in the body of the request - %s", err.message);
-    }
+    if (parse < 0 && m.endpoint->id != ENDPOINT_OIDC_TOKEN)
+        return reply_error(reply, 400, "MALFORMED_REQUEST",
+                           "Invalid JSON given in the body of the request - %s", perr->message);
     return handlers[m.endpoint->id](ws, req, reply);
 }
 
@@ -341,6 +337,14 @@ static enum MHD_Result handle(struct server *s, struct MHD_Connection *c, struct
         return ret;
     }
 
+    /* Parsed once up front, so that the log shows the idempotency token of
+     * requests that a fault answers too. */
+    struct json_error perr = { { 0 } };
+    int parse = 0;
+    if (req.raw_len > 0 && !cn->too_large)
+        parse = json_parse_object(req.raw_body, req.raw_len, JSON_SIZE_MAX, JSON_DEPTH_MAX,
+                                  &req.body, &perr);
+
     if (cn->phase == PHASE_NEW)
         cn->has_fault = control_take_fault(ws, method, url, &cn->fault) > 0;
     const struct fw_fault *f = cn->has_fault ? &cn->fault : NULL;
@@ -350,6 +354,7 @@ static enum MHD_Result handle(struct server *s, struct MHD_Connection *c, struct
     if (kind == FAULT_DELAY && cn->phase == PHASE_NEW) {
         if (suspend_for(s, c, f->delay_ms) == 0) {
             cn->phase = PHASE_DELAYED;
+            json_object_put(req.body);
             return MHD_YES;
         }
     }
@@ -362,6 +367,8 @@ static enum MHD_Result handle(struct server *s, struct MHD_Connection *c, struct
             req.endpoint = m.endpoint;
         int status = kind == FAULT_STATUS || kind == FAULT_NON_JSON ? f->status : 0;
         control_log(ws, &req, status, fault_name, false);
+        json_object_put(req.body);
+        req.body = NULL;
         if (kind == FAULT_HANG) {
             if (suspend_for(s, c, f->delay_ms) == 0) {
                 cn->phase = PHASE_HUNG;
@@ -390,7 +397,7 @@ static enum MHD_Result handle(struct server *s, struct MHD_Connection *c, struct
         return ret;
     }
 
-    int r = dispatch(ws, &req, cn, &reply);
+    int r = dispatch(ws, &req, cn, parse, &perr, &reply);
     if (r < 0)
         (void)reply_error(&reply, 500, "INTERNAL_ERROR", "fakews: %s", strerror(-r));
     control_log(ws, &req, reply.status, fault_name, true);

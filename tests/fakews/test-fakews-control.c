@@ -130,6 +130,12 @@ static void test_status_faults(int64_t job)
     int64_t before = count_runs(job);
     fault("{\"kind\":\"status\",\"status\":429,\"retry_after\":7,\"method\":\"POST\","
           "\"path_prefix\":\"/api/2.2/jobs/run-now\"}");
+    fault("{\"kind\":\"status\",\"status\":429,\"retry_after\":-1,\"path_prefix\":"
+          "\"/api/2.2/jobs/runs/list\"}");
+    fwt_get(f, &r, "/api/2.2/jobs/runs/list");
+    is_int(r.status, 429, "a 429 without Retry-After");
+    is_str(r.retry_after, "", "retry_after -1: no header");
+    fwt_resp_done(&r);
     fwt_get(f, &r, "/api/2.2/jobs/list");
     is_int(r.status, 200, "a GET does not match a POST fault");
     fwt_resp_done(&r);
@@ -139,6 +145,14 @@ static void test_status_faults(int64_t job)
     is_str(fwt_str(r.json, "error_code"), "REQUEST_LIMIT_EXCEEDED", "REQUEST_LIMIT_EXCEEDED");
     fwt_resp_done(&r);
     is_int(count_runs(job), before, "the throttled run-now started nothing");
+    fwt_get(f, &r, "/__fake/requests?endpoint=run_now");
+    size_t last = fwt_len(r.json, "requests") - 1;
+    char path[64];
+    snprintf(path, sizeof(path), "requests.%zu.processed", last);
+    ok(!json_object_get_boolean(fwt_path(r.json, path)), "the log: not processed");
+    snprintf(path, sizeof(path), "requests.%zu.status", last);
+    is_int(fwt_int(r.json, path), 429, "the log: status 429");
+    fwt_resp_done(&r);
     fwt_post(f, "/api/2.2/jobs/run-now", &r, "{\"job_id\":%" PRId64 "}", job);
     is_int(r.status, 200, "count 1: the next one goes through");
     fwt_resp_done(&r);

@@ -419,6 +419,20 @@ static void test_cancel_delete(void)
     fwt_post(f, "/api/2.2/jobs/runs/delete", &r, "{\"run_id\":%" PRId64 "}", a);
     is_int(r.status, 200, "delete of a finished run");
     fwt_resp_done(&r);
+    /* a deleted run's idempotency token stays reserved */
+    int64_t d = 0;
+    fwt_post(f, "/api/2.2/jobs/run-now", &r,
+             "{\"job_id\":%" PRId64 ",\"idempotency_token\":\"del-tok\"}", job);
+    d = fwt_int(r.json, "run_id");
+    fwt_resp_done(&r);
+    fwt_advance(f, 20000);
+    fwt_post(f, "/api/2.2/jobs/runs/delete", &r, "{\"run_id\":%" PRId64 "}", d);
+    fwt_resp_done(&r);
+    fwt_post(f, "/api/2.2/jobs/run-now", &r,
+             "{\"job_id\":%" PRId64 ",\"idempotency_token\":\"del-tok\"}", job);
+    is_int(r.status, 400, "the token of a deleted run: 400");
+    is_str(fwt_str(r.json, "error_code"), "INVALID_STATE", "INVALID_STATE");
+    fwt_resp_done(&r);
     get_run(a, &r);
     is_int(r.status, 400, "deleted: runs/get says it does not exist");
     fwt_resp_done(&r);
@@ -695,7 +709,11 @@ static void test_expiry(void)
     struct fwt_resp r;
     int64_t job = fwt_create_job(f, "{\"name\":\"old\",\"tasks\":[{\"task_key\":\"t\","
                                     "\"notebook_task\":{\"notebook_path\":\"/n\"}}]}");
-    int64_t run = fwt_run_now(f, job);
+    char body[128];
+    snprintf(body, sizeof(body), "{\"job_id\":%" PRId64 ",\"idempotency_token\":\"old-tok\"}", job);
+    fwt_call(f, "POST", "/api/2.2/jobs/run-now", body, NULL, &r);
+    int64_t run = fwt_int(r.json, "run_id");
+    fwt_resp_done(&r);
     fwt_advance(f, 59 * DAY_MS);
     is_str(fwt_life_cycle(f, run), "TERMINATED", "59 days later it is still there");
     fwt_advance(f, 1 * DAY_MS);
@@ -707,6 +725,10 @@ static void test_expiry(void)
     fwt_resp_done(&r);
     fwt_get(f, &r, "/api/2.2/jobs/runs/list?job_id=%" PRId64, job);
     ok(!fwt_path(r.json, "runs"), "and not listed");
+    fwt_resp_done(&r);
+    fwt_call(f, "POST", "/api/2.2/jobs/run-now", body, NULL, &r);
+    ok(r.status == 200 && fwt_int(r.json, "run_id") != run,
+       "an expired run's idempotency token is free again");
     fwt_resp_done(&r);
 }
 

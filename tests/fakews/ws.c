@@ -158,7 +158,7 @@ int64_t fakews_clock(const struct fakews *ws)
     return MAX(t, ws->now_ms);
 }
 
-static void run_unlink(struct fakews *ws, struct fw_run *run);
+static void run_unlink(struct fakews *ws, struct fw_run *run, bool forget_token);
 
 static void expire_runs(struct fakews *ws, int64_t now)
 {
@@ -171,7 +171,7 @@ static void expire_runs(struct fakews *ws, int64_t now)
             ws->runs[keep++] = run;
             continue;
         }
-        run_unlink(ws, run);
+        run_unlink(ws, run, true);
     }
     if (keep == i)
         return;
@@ -388,11 +388,11 @@ void fakews_delete_run(struct fakews *ws, struct fw_run *run)
         memmove(ws->runs + at, ws->runs + at + 1, (ws->n_runs - at - 1) * sizeof(*ws->runs));
         ws->n_runs--;
     }
-    run_unlink(ws, run);
+    run_unlink(ws, run, false);
 }
 
 /* Everything of deleting a run but taking it out of ws->runs. */
-static void run_unlink(struct fakews *ws, struct fw_run *run)
+static void run_unlink(struct fakews *ws, struct fw_run *run, bool forget_token)
 {
     heap_remove(ws, run);
     idmap_remove(ws->runs_by_id, run->run_id);
@@ -412,7 +412,11 @@ static void run_unlink(struct fakews *ws, struct fw_run *run)
         if (run->holds_slot && job->active_runs > 0)
             job->active_runs--;
     }
-    /* The idempotency token stays reserved: a repeat gets an error. */
+    /* A deleted run's token stays reserved (a repeat gets an error); an
+     * expired run's token is forgotten, which bounds the token table by
+     * the runs held. */
+    if (forget_token && run->idempotency_token)
+        json_object_object_del(ws->idempotency, run->idempotency_token);
     fw_run_free(run);
 }
 
