@@ -30,8 +30,8 @@ static const char *const bodies[] = {
     "{\"tasks\":[{\"task_key\":\"a\",\"depends_on\":5}]}",
     "{\"tasks\":[{\"task_key\":\"a\",\"depends_on\":[5]}]}",
     "{\"tasks\":[{\"task_key\":\"a\",\"depends_on\":[{\"task_key\":\"a\"}]}]}",
-    "{\"tasks\":[{\"task_key\":\"a\",\"timeout_seconds\":9223372036854775807,\"notebook_task\":"
-    "{\"notebook_path\":5,\"base_parameters\":{\"fake_duration_ms\":\"9223372036854775807\"}}}]}",
+    ("{\"tasks\":[{\"task_key\":\"a\",\"timeout_seconds\":9223372036854775807,\"notebook_task\":"
+     "{\"notebook_path\":5,\"base_parameters\":{\"fake_duration_ms\":\"9223372036854775807\"}}}]}"),
     "{\"tasks\":[{\"task_key\":\"a\",\"notebook_task\":\"x\",\"run_if\":7,\"disabled\":\"no\"}]}",
     "{\"timeout_seconds\":9223372036854775807}",
     "{\"timeout_seconds\":-1}",
@@ -55,8 +55,9 @@ static const char *const bodies[] = {
     "{\"access_control_list\":[{\"permission_level\":null}]}",
     "{\"run_name\":\"\\u0000x\",\"tasks\":[{\"task_key\":\"\\u0000\"}]}",
     "{\"a\":\"\xff\xfe\"}",
-    "{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]"
-    "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}",
+    ("{\"a\":[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]"
+     "]"
+     "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]}"),
     "{}",
     "",
     "null",
@@ -76,8 +77,8 @@ static const char *const queries[] = {
     "?start_time_from=-9223372036854775808&start_time_to=9223372036854775807",
     "?run_type=WHATEVER&expand_tasks=true&active_only=1",
     "?views_to_export=ALL&run_id=%R",
-    "?a=1&b=2&c=3&d=4&e=5&f=6&g=7&h=8&i=9&j=10&k=11&l=12&m=13&n=14&o=15&p=16&q=17&r=18&s=19&"
-    "t=20&u=21&v=22&w=23&x=24&y=25&z=26&aa=27&bb=28&cc=29&dd=30&ee=31&ff=32&gg=33&hh=34",
+    ("?a=1&b=2&c=3&d=4&e=5&f=6&g=7&h=8&i=9&j=10&k=11&l=12&m=13&n=14&o=15&p=16&q=17&r=18&s=19&"
+     "t=20&u=21&v=22&w=23&x=24&y=25&z=26&aa=27&bb=28&cc=29&dd=30&ee=31&ff=32&gg=33&hh=34"),
 };
 
 /* Replaces %J and %R with the ids. */
