@@ -1,7 +1,8 @@
 /* tests/fakews/fakews.h: the simulated workspace's shared internals: the
  * workspace state (jobs, runs, task runs, tokens, the request log, faults),
  * the request/reply shapes every handler works on, and the verbs of each
- * role file (jobs.c, runs.c, sim.c, runjson.c, perms.c, auth.c, control.c).
+ * role file (jobs.c, runs.c, repair.c, sim.c, runjson.c, perms.c, auth.c,
+ * control.c).
  * All of it is touched only from the HTTP thread. struct fakews owns every
  * job, run and task run; a reply owns its JSON until the server sends it. */
 #pragma once

@@ -11,6 +11,7 @@ tests_fakews_fakews_SOURCES = \
 	tests/fakews/runjson.c \
 	tests/fakews/jobs.c \
 	tests/fakews/runs.c \
+	tests/fakews/repair.c \
 	tests/fakews/perms.c \
 	tests/fakews/auth.c \
 	tests/fakews/control.c
