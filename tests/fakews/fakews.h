@@ -208,6 +208,7 @@ struct fw_run {
     const char *queue_code;
     bool user_cancelled;
     bool holds_slot;
+    int queue_override;     /* run-now's queue.enabled (0/1), -1: the job's setting */
     struct fw_task **tasks; /* current attempts, in task order */
     size_t n_tasks;
     struct fw_task **old; /* attempts replaced by repairs */

@@ -154,6 +154,7 @@ static struct fw_run *run_alloc(struct fakews *ws, const char *creator)
     run->start_time = ws->now_ms;
     run->heap_idx = SIZE_MAX;
     run->due = INT64_MAX;
+    run->queue_override = -1;
     if (!run->creator)
         return fw_run_free(run);
     return run;
@@ -234,6 +235,11 @@ int runs_create_job_run(struct fakews *ws, struct fw_job *job, struct json_objec
         run->run_name = strdup(json_object_get_string(v));
     if (json_object_object_get_ex(job->settings, "job_clusters", &v))
         run->job_clusters = json_object_get(v);
+    struct json_object *q, *e;
+    if (params && json_object_object_get_ex(params, "queue", &q) &&
+        json_object_is_type(q, json_type_object) && json_object_object_get_ex(q, "enabled", &e) &&
+        json_object_is_type(e, json_type_boolean))
+        run->queue_override = json_object_get_boolean(e);
     if (json_object_object_get_ex(job->settings, "timeout_seconds", &v)) {
         int64_t t = 0;
         (void)json_value_int64(v, &t);

@@ -597,7 +597,7 @@ int sim_start_run(struct fakews *ws, struct fw_run *run, struct fw_job *job)
         run_to_pending(ws, run, now);
         return 0;
     }
-    if (!job_queues(job)) {
+    if (run->queue_override == 0 || (run->queue_override < 0 && !job_queues(job))) {
         run_skip(run, now, RESULT_MAXIMUM_CONCURRENT_RUNS_REACHED,
                  "Skipped because the maximum number of concurrent runs was reached.");
         return 0;

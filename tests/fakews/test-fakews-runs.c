@@ -480,6 +480,11 @@ static void test_queue(void)
            "MAXIMUM_CONCURRENT_RUNS_REACHED");
     is_str(fwt_str(r.json, "status.state"), "TERMINATED", "status TERMINATED");
     fwt_resp_done(&r);
+    fwt_post(f, "/api/2.2/jobs/run-now", &r,
+             "{\"job_id\":%" PRId64 ",\"queue\":{\"enabled\":true}}", noq);
+    int64_t queued = fwt_int(r.json, "run_id");
+    fwt_resp_done(&r);
+    is_str(fwt_life_cycle(f, queued), "QUEUED", "run-now's queue.enabled overrides the job's");
     fwt_advance(f, 60000);
 }
 
