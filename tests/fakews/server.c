@@ -258,8 +258,8 @@ static void reset_connection(struct MHD_Connection *c)
     }
 }
 
-/* Routes req and runs it: 0 with reply filled, or -ENOMEM. */
-/* parse: the result of parsing the body (0 when empty or parsed). */
+/* Routes req and runs it: 0 with reply filled, or -ENOMEM. parse is what
+ * parsing the body gave (0 when it is empty or an object), perr why not. */
 static int dispatch(struct fakews *ws, struct fw_request *req, struct conn *cn, int parse,
                     const struct json_error *perr, struct fw_reply *reply)
 {
