@@ -18,6 +18,7 @@
 #define DAY_MS ((int64_t)24 * 3600 * 1000)
 #define HANG_MAX_MS ((int64_t)600 * 1000)
 #define LOG_HEADER_MAX 512
+#define RATE_MAX 1000000
 #define CLOCK_MAX_MS ((int64_t)7258118400000) /* 2200-01-01 */
 
 static const char *const fault_names[_FAULT_KIND_MAX] = {
@@ -573,6 +574,58 @@ static int get_state(struct fakews *ws, struct fw_request *req, struct fw_reply 
     return reply_json(reply, o);
 }
 
+/* --- the rate limit --- */
+
+int control_rate_limited(struct fakews *ws, const char *path)
+{
+    if (ws->rate_rps <= 0 || !startswith(path, "/api/"))
+        return 0;
+    int64_t now = fw_mono_ms();
+    ws->rate_tokens += (double)(now - ws->rate_last_ms) * (double)ws->rate_rps / 1000.0;
+    ws->rate_tokens = MIN(ws->rate_tokens, (double)ws->rate_burst);
+    ws->rate_last_ms = now;
+    if (ws->rate_tokens < 1.0)
+        return 1;
+    ws->rate_tokens -= 1.0;
+    return 0;
+}
+
+static int reply_rate(struct fakews *ws, struct fw_reply *reply)
+{
+    struct json_object *o = json_object_new_object();
+    if (!o || json_add_int64(o, "rps", ws->rate_rps) < 0 ||
+        json_add_int64(o, "burst", ws->rate_burst) < 0) {
+        json_object_put(o);
+        return -ENOMEM;
+    }
+    return reply_json(reply, o);
+}
+
+static int get_rate(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
+{
+    return reply_rate(ws, reply);
+}
+
+static int post_rate(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
+{
+    struct json_error err = { { 0 } };
+    int64_t rps = 0, burst = -1;
+    if (!req->body)
+        return bad(reply, "Missing required field: rps");
+    if (json_get_int64(req->body, "rps", JSON_REQUIRED, &rps, &err) < 0 ||
+        json_get_int64(req->body, "burst", JSON_NULLABLE, &burst, &err) < 0)
+        return field_error(reply, &err);
+    if (burst < 0)
+        burst = rps;
+    if (rps != 0 && (rps < 0 || rps > RATE_MAX || burst < 1 || burst > RATE_MAX))
+        return bad(reply, "rps and burst must be between 1 and 1000000 (rps 0: off).");
+    ws->rate_rps = rps;
+    ws->rate_burst = burst;
+    ws->rate_tokens = (double)burst;
+    ws->rate_last_ms = fw_mono_ms();
+    return reply_rate(ws, reply);
+}
+
 static const struct {
     enum http_method method;
     const char *path;
@@ -589,6 +642,8 @@ static const struct {
     { HTTP_POST, "/__fake/seed", post_seed },
     { HTTP_POST, "/__fake/runs/set", post_run_set },
     { HTTP_GET, "/__fake/state", get_state },
+    { HTTP_GET, "/__fake/rate-limit", get_rate },
+    { HTTP_POST, "/__fake/rate-limit", post_rate },
 };
 
 int control_dispatch(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)

@@ -316,6 +316,11 @@ struct fakews {
     uint64_t counters[_ENDPOINT_MAX];
     uint64_t counter_unmatched;
     uint64_t counter_total;
+    /* a workspace rate limit on /api/ (a token bucket on the real clock) */
+    int64_t rate_rps; /* 0: off */
+    int64_t rate_burst;
+    double rate_tokens;
+    int64_t rate_last_ms;
 };
 
 /* ws.c: state, clock, ids, lookups */
@@ -435,3 +440,6 @@ int control_take_fault(struct fakews *ws, const char *method, const char *path,
 void control_log(struct fakews *ws, const struct fw_request *req, int status, const char *fault,
                  bool processed);
 const char *fault_kind_to_string(enum fw_fault_kind k) _const_;
+/* 1 when a request to path is over the rate limit (it takes a token
+ * otherwise), 0 when it may go on. */
+int control_rate_limited(struct fakews *ws, const char *path);

@@ -397,6 +397,21 @@ static enum MHD_Result handle(struct server *s, struct MHD_Connection *c, struct
         return ret;
     }
 
+    if (control_rate_limited(ws, url)) {
+        /* over the workspace's rate: refused at the door, like a fault */
+        struct endpoint_match m;
+        unsigned allowed;
+        if (endpoint_match(method, url, &m, &allowed) == 0)
+            req.endpoint = m.endpoint;
+        (void)reply_error(&reply, 429, "REQUEST_LIMIT_EXCEEDED",
+                          "Too many requests. Please wait a moment and try again.");
+        reply.retry_after = 1;
+        control_log(ws, &req, 429, "rate_limit", false);
+        enum MHD_Result ret = send_reply(c, &reply, false);
+        reply_done(&reply);
+        json_object_put(req.body);
+        return ret;
+    }
     int r = dispatch(ws, &req, cn, parse, &perr, &reply);
     if (r < 0)
         (void)reply_error(&reply, 500, "INTERNAL_ERROR", "fakews: %s", strerror(-r));

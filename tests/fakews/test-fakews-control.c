@@ -310,6 +310,47 @@ static void test_concurrent_idempotency(int64_t job)
     is_int(count_runs(job), before + 1, "and exactly one run");
 }
 
+static void test_rate_limit(void)
+{
+    struct fwt_resp r;
+    fwt_call(f, "POST", "/__fake/rate-limit", "{\"rps\":5,\"burst\":5}", "", &r);
+    is_int(r.status, 200, "rate limit 5/s, burst 5");
+    fwt_resp_done(&r);
+    int ok200 = 0, n429 = 0;
+    bool retry_after = true;
+    for (int i = 0; i < 12; i++) {
+        fwt_get(f, &r, "/api/2.2/jobs/list");
+        if (r.status == 200)
+            ok200++;
+        if (r.status == 429) {
+            n429++;
+            retry_after = retry_after && streq(r.retry_after, "1") &&
+                          streq_ptr(fwt_str(r.json, "error_code"), "REQUEST_LIMIT_EXCEEDED");
+        }
+        fwt_resp_done(&r);
+    }
+    ok(ok200 >= 5 && ok200 <= 7, "the burst goes through (%d of 12)", ok200);
+    ok(n429 >= 5, "the rest get 429 (%d)", n429);
+    ok(retry_after, "REQUEST_LIMIT_EXCEEDED with Retry-After: 1");
+    fwt_call(f, "GET", "/__fake/clock", NULL, "", &r);
+    is_int(r.status, 200, "control endpoints are not limited");
+    fwt_resp_done(&r);
+    fwt_call(f, "POST", "/__fake/rate-limit", "{\"rps\":0}", "", &r);
+    fwt_resp_done(&r);
+    fwt_get(f, &r, "/api/2.2/jobs/list");
+    is_int(r.status, 200, "rps 0: off");
+    fwt_resp_done(&r);
+    fwt_get(f, &r, "/__fake/requests?endpoint=list");
+    bool logged = false;
+    for (size_t i = 0; i < fwt_len(r.json, "requests"); i++) {
+        char p[64];
+        snprintf(p, sizeof(p), "requests.%zu.fault", i);
+        logged = logged || streq_ptr(fwt_str(r.json, p), "rate_limit");
+    }
+    ok(logged, "the log marks the throttled requests");
+    fwt_resp_done(&r);
+}
+
 static void test_seed(void)
 {
     struct fwt_resp r;
@@ -373,6 +414,7 @@ int main(void)
     test_status_faults(job);
     test_connection_faults(job);
     test_concurrent_idempotency(job);
+    test_rate_limit();
     test_seed();
     is_int(fwt_stop(f), 0, "clean exit");
     test_shutdown_with_hang();
