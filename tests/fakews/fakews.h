@@ -133,6 +133,7 @@ struct fw_job {
     size_t active_runs;    /* runs holding a max_concurrent_runs slot */
     struct fw_run **queue; /* QUEUED runs, oldest first */
     size_t n_queue;
+    int64_t next_fire; /* trigger.periodic: the next run starts then; 0: none */
 };
 
 struct fw_output {
@@ -316,6 +317,7 @@ struct fakews {
     uint64_t counters[_ENDPOINT_MAX];
     uint64_t counter_unmatched;
     uint64_t counter_total;
+    size_t n_periodic; /* jobs with a next_fire */
     /* a workspace rate limit on /api/ (a token bucket on the real clock) */
     int64_t rate_rps; /* 0: off */
     int64_t rate_burst;
@@ -366,6 +368,11 @@ int sim_restart_run(struct fakews *ws, struct fw_run *run, int64_t now);
 /* Re-plans the due time of a task after its duration or outcome changed. */
 int sim_retime(struct fakews *ws, struct fw_run *run);
 bool sim_run_is_active(const struct fw_run *run);
+/* (Re)computes job's periodic trigger after its settings changed. */
+void sim_schedule_job(struct fakews *ws, struct fw_job *job);
+/* A trigger.periodic period in ms, 0 when none or paused; -EINVAL when
+ * the trigger is malformed. */
+int64_t sim_periodic_ms(struct json_object *settings);
 
 /* runjson.c: run and task-run encoders */
 int runjson_state(enum life_cycle_state lc, enum result_state rs, const char *message,

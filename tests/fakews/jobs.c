@@ -103,6 +103,9 @@ int jobs_check_settings(struct json_object *s, bool submit, struct fw_reply *r)
     if (json_object_object_get_ex(s, "tags", &v) && json_object_is_type(v, json_type_object) &&
         json_object_object_length(v) > TAGS_MAX)
         return bad(r, "A job can have at most 25 tags.");
+    if (!submit && sim_periodic_ms(s) < 0)
+        return bad(r, "Invalid trigger: periodic needs an interval of 1 to 10000 and a unit of "
+                      "MINUTES, HOURS, DAYS or WEEKS.");
     if (submit && json_object_object_get_ex(s, "job_clusters", &v))
         return bad(r, "job_clusters is not supported in runs/submit.");
     if ((k = check_keyed(s, "tasks", "task_key", FW_TASKS_WRITE_MAX, r)) < 0 ||
@@ -574,6 +577,7 @@ int jobs_reset(struct fakews *ws, struct fw_request *req, struct fw_reply *reply
     }
     json_object_put(job->settings);
     job->settings = s;
+    sim_schedule_job(ws, job);
     apply_timeout(ws, job);
     return reply_empty(reply);
 }
@@ -678,6 +682,9 @@ int jobs_update(struct fakews *ws, struct fw_request *req, struct fw_reply *repl
         return -ENOMEM;
     json_object_put(job->settings);
     job->settings = TAKE_PTR(s);
+    if ((ns && json_object_object_get_ex(ns, "trigger", NULL)) ||
+        (job->next_fire > 0) != (sim_periodic_ms(job->settings) > 0))
+        sim_schedule_job(ws, job);
     if (ns && json_object_object_get_ex(ns, "timeout_seconds", NULL))
         apply_timeout(ws, job);
     return reply_empty(reply);

@@ -622,12 +622,102 @@ int sim_start_run(struct fakews *ws, struct fw_run *run, struct fw_job *job)
     return 0;
 }
 
+int64_t sim_periodic_ms(struct json_object *settings)
+{
+    static const struct {
+        const char *unit;
+        int64_t ms;
+    } units[] = {
+        { "MINUTES", 60 * 1000 },
+        { "HOURS", 3600 * 1000 },
+        { "DAYS", 24 * 3600 * 1000 },
+        { "WEEKS", 7 * 24 * 3600 * 1000 },
+    };
+    struct json_object *trigger, *periodic, *v;
+    if (!json_object_object_get_ex(settings, "trigger", &trigger) || !trigger)
+        return 0;
+    if (!json_object_is_type(trigger, json_type_object))
+        return -EINVAL;
+    if (!json_object_object_get_ex(trigger, "periodic", &periodic) || !periodic)
+        return 0;
+    int64_t interval = 0;
+    if (!json_object_is_type(periodic, json_type_object) ||
+        !json_object_object_get_ex(periodic, "interval", &v) ||
+        json_value_int64(v, &interval) < 0 || interval < 1 || interval > 10000 ||
+        !json_object_object_get_ex(periodic, "unit", &v) ||
+        !json_object_is_type(v, json_type_string))
+        return -EINVAL;
+    int64_t ms = 0;
+    for (size_t i = 0; i < ELEMENTSOF(units); i++)
+        if (streq(json_object_get_string(v), units[i].unit))
+            ms = units[i].ms * interval;
+    if (ms == 0)
+        return -EINVAL;
+    if (json_object_object_get_ex(trigger, "pause_status", &v) &&
+        json_object_is_type(v, json_type_string) && streq(json_object_get_string(v), "PAUSED"))
+        return 0;
+    return ms;
+}
+
+void sim_schedule_job(struct fakews *ws, struct fw_job *job)
+{
+    int64_t period = sim_periodic_ms(job->settings);
+    bool had = job->next_fire > 0;
+    job->next_fire = period > 0 ? ws->now_ms + period : 0;
+    if (had && job->next_fire == 0)
+        ws->n_periodic--;
+    else if (!had && job->next_fire > 0)
+        ws->n_periodic++;
+}
+
+/* The job whose periodic trigger is due first, NULL when none is. */
+static struct fw_job *next_trigger(struct fakews *ws)
+{
+    struct fw_job *first = NULL;
+    if (ws->n_periodic == 0)
+        return NULL;
+    for (size_t i = 0; i < ws->n_jobs; i++)
+        if (ws->jobs[i]->next_fire > 0 && (!first || ws->jobs[i]->next_fire < first->next_fire))
+            first = ws->jobs[i];
+    return first;
+}
+
+/* A periodic trigger fires: a run with trigger PERIODIC, queued or skipped
+ * like any other at the job's limit. */
+static void fire(struct fakews *ws, struct fw_job *job)
+{
+    int64_t period = sim_periodic_ms(job->settings);
+    struct fw_run *run = NULL;
+    job->next_fire = period > 0 ? job->next_fire + period : 0;
+    if (period <= 0)
+        ws->n_periodic--;
+    if (runs_create_job_run(ws, job, NULL, job->creator, &run) < 0)
+        return;
+    free(run->trigger);
+    run->trigger = strdup("PERIODIC");
+    if (fakews_add_run(ws, run, false) < 0) {
+        fw_run_free(run);
+        return;
+    }
+    (void)sim_start_run(ws, run, job);
+}
+
 void sim_advance(struct fakews *ws, int64_t now)
 {
-    while (ws->n_heap > 0 && ws->heap[0]->due <= now) {
-        struct fw_run *run = ws->heap[0];
-        ws->now_ms = MAX(ws->now_ms, run->due);
-        run_step(ws, run, run->due);
+    for (;;) {
+        struct fw_job *job = next_trigger(ws);
+        struct fw_run *run = ws->n_heap > 0 ? ws->heap[0] : NULL;
+        int64_t t_job = job ? job->next_fire : INT64_MAX;
+        int64_t t_run = run ? run->due : INT64_MAX;
+        if (MIN(t_job, t_run) > now)
+            break;
+        if (t_job <= t_run) {
+            ws->now_ms = MAX(ws->now_ms, t_job);
+            fire(ws, job);
+        } else {
+            ws->now_ms = MAX(ws->now_ms, t_run);
+            run_step(ws, run, t_run);
+        }
     }
 }
 

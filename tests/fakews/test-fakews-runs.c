@@ -709,6 +709,42 @@ static void test_only(void)
     fwt_resp_done(&r);
 }
 
+static void test_periodic(void)
+{
+    struct fwt_resp r;
+    int64_t job = fwt_create_job(
+        f, "{\"name\":\"every-minute\",\"trigger\":{\"periodic\":{\"interval\":1,\"unit\":"
+           "\"MINUTES\"}},\"tasks\":[{\"task_key\":\"t\",\"notebook_task\":"
+           "{\"notebook_path\":\"/n\"}}]}");
+    fwt_advance(f, 59999);
+    fwt_get(f, &r, "/api/2.2/jobs/runs/list?job_id=%" PRId64, job);
+    ok(!fwt_path(r.json, "runs"), "no run before the first period");
+    fwt_resp_done(&r);
+    fwt_advance(f, 1);
+    fwt_get(f, &r, "/api/2.2/jobs/runs/list?job_id=%" PRId64, job);
+    is_int((int64_t)fwt_len(r.json, "runs"), 1, "a run after one minute");
+    is_str(fwt_str(r.json, "runs.0.trigger"), "PERIODIC", "trigger PERIODIC");
+    fwt_resp_done(&r);
+    fwt_advance(f, 2 * 60000);
+    fwt_get(f, &r, "/api/2.2/jobs/runs/list?job_id=%" PRId64, job);
+    is_int((int64_t)fwt_len(r.json, "runs"), 3, "one more per minute");
+    fwt_resp_done(&r);
+    fwt_post(f, "/api/2.2/jobs/update", &r,
+             "{\"job_id\":%" PRId64 ",\"new_settings\":{\"trigger\":{\"pause_status\":"
+             "\"PAUSED\",\"periodic\":{\"interval\":1,\"unit\":\"MINUTES\"}}}}",
+             job);
+    fwt_resp_done(&r);
+    fwt_advance(f, 5 * 60000);
+    fwt_get(f, &r, "/api/2.2/jobs/runs/list?job_id=%" PRId64, job);
+    is_int((int64_t)fwt_len(r.json, "runs"), 3, "paused: no more runs");
+    fwt_resp_done(&r);
+    expect_400("POST", "/api/2.2/jobs/create",
+               "{\"trigger\":{\"periodic\":{\"interval\":1,\"unit\":\"YEARS\"}}}",
+               "INVALID_PARAMETER_VALUE", "a periodic trigger in YEARS");
+    fwt_post(f, "/api/2.2/jobs/delete", &r, "{\"job_id\":%" PRId64 "}", job);
+    fwt_resp_done(&r);
+}
+
 static void test_expiry(void)
 {
     struct fwt_resp r;
@@ -751,6 +787,7 @@ int main(void)
     test_timeout_and_paging();
     test_retries_conditions();
     test_only();
+    test_periodic();
     test_expiry();
     is_int(fwt_stop(f), 0, "clean exit");
     return tap_done();

@@ -229,6 +229,7 @@ int fakews_add_job(struct fakews *ws, struct fw_job *job)
     if (r < 0)
         return r;
     ws->jobs[ws->n_jobs++] = job;
+    sim_schedule_job(ws, job);
     return 0;
 }
 
@@ -244,6 +245,8 @@ void fakews_delete_job(struct fakews *ws, struct fw_job *job)
         }
     }
     idmap_remove(ws->jobs_by_id, job->job_id);
+    if (job->next_fire > 0)
+        ws->n_periodic--;
     fw_job_free(job);
 }
 
