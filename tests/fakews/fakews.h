@@ -155,6 +155,7 @@ struct fw_task {
     int64_t original_run_id; /* the first attempt's run_id (self when not a retry) */
     int64_t retry_at;        /* WAITING_FOR_RETRY until then */
     const char *outcome;     /* a condition task's "true"/"false" */
+    int64_t child_run_id;    /* a run_job_task's job run */
     int64_t repair_id;       /* 0: the original run */
     enum life_cycle_state lc;
     enum result_state rs;
@@ -210,6 +211,7 @@ struct fw_run {
     bool user_cancelled;
     bool holds_slot;
     int queue_override;     /* run-now's queue.enabled (0/1), -1: the job's setting */
+    int64_t parent_task_id; /* the run_job_task that started this run, 0 if none */
     struct fw_task **tasks; /* current attempts, in task order */
     size_t n_tasks;
     struct fw_task **old; /* attempts replaced by repairs */

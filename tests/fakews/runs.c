@@ -654,6 +654,11 @@ int runs_get_output(struct fakews *ws, struct fw_request *req, struct fw_reply *
         r |= json_add_string(o, "logs", out->logs_set ? out->logs : logs);
         r |= json_add_bool(o, "logs_truncated", out->logs_truncated);
     }
+    if (t->child_run_id) {
+        struct json_object *rj = json_object_new_object();
+        r |= json_add(o, "run_job_output", rj);
+        r |= rj ? json_add_int64(rj, "run_id", t->child_run_id) : -ENOMEM;
+    }
     if (out->error_set) {
         r |= json_add_string(o, "error", out->error ? out->error : "");
         if (out->error_trace)

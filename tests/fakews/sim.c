@@ -442,6 +442,53 @@ static void compute_due(struct fw_run *run)
 
 static void start_queued(struct fakews *ws, struct fw_job *job, int64_t at);
 
+/* A run started by a run_job_task has ended: so has the task. */
+static void child_ended(struct fakews *ws, struct fw_run *child, int64_t at)
+{
+    struct fw_task *t = child->parent_task_id ? fakews_task(ws, child->parent_task_id) : NULL;
+    if (!t || task_terminal(t) || t->child_run_id != child->run_id)
+        return;
+    enum result_state rs = RESULT_FAILED;
+    if (is_success(child->rs))
+        rs = RESULT_SUCCESS;
+    else if (is_cancel(child->rs))
+        rs = RESULT_CANCELED;
+    task_finish(t, at, rs);
+    t->run->due = at;
+    (void)fakews_heap_update(ws, t->run);
+}
+
+/* A run_job_task starts running: it runs its job and ends with that run. */
+static void start_child(struct fakews *ws, struct fw_task *t, int64_t at)
+{
+    struct json_object *rjt, *v;
+    int64_t job_id = 0;
+    struct fw_run *child = NULL;
+    if (!json_object_object_get_ex(t->spec, "run_job_task", &rjt) ||
+        !json_object_is_type(rjt, json_type_object))
+        return;
+    if (json_object_object_get_ex(rjt, "job_id", &v))
+        (void)json_value_int64(v, &job_id);
+    struct fw_job *job = fakews_job(ws, job_id);
+    if (!job || runs_create_job_run(ws, job, rjt, t->run->creator, &child) < 0) {
+        task_finish(t, at, RESULT_FAILED);
+        return;
+    }
+    free(child->trigger);
+    child->trigger = strdup("RUN_JOB_TASK");
+    child->parent_task_id = t->run_id;
+    if (fakews_add_run(ws, child, false) < 0) {
+        fw_run_free(child);
+        task_finish(t, at, RESULT_FAILED);
+        return;
+    }
+    t->child_run_id = child->run_id;
+    /* it ends with its child, not after a duration of its own */
+    t->duration_ms = FW_DURATION_MAX_MS;
+    if (sim_start_run(ws, child, job) < 0 || !sim_run_is_active(child))
+        child_ended(ws, child, at);
+}
+
 static void run_set_terminated(struct fakews *ws, struct fw_run *run, int64_t at)
 {
     run->lc = LIFE_CYCLE_TERMINATED;
@@ -464,6 +511,8 @@ static void run_set_terminated(struct fakews *ws, struct fw_run *run, int64_t at
             start_queued(ws, job, at);
         }
     }
+    if (run->parent_task_id)
+        child_ended(ws, run, at);
 }
 
 /* Every transition of run at exactly time at. */
@@ -485,6 +534,7 @@ static void run_step(struct fakews *ws, struct fw_run *run, int64_t at)
             if (t->lc == LIFE_CYCLE_PENDING && t->start_time && at >= t->exec_time) {
                 t->lc = LIFE_CYCLE_RUNNING;
                 t->state_message = "In run";
+                start_child(ws, t, at);
             }
             if (t->lc == LIFE_CYCLE_WAITING_FOR_RETRY && at >= t->retry_at) {
                 t->lc = LIFE_CYCLE_PENDING;
@@ -753,6 +803,9 @@ int sim_cancel_run(struct fakews *ws, struct fw_run *run, int64_t now)
             if (!task_terminal(t)) {
                 task_finish(t, now, RESULT_CANCELED);
                 t->user_cancelled = true;
+                struct fw_run *child = t->child_run_id ? fakews_run(ws, t->child_run_id) : NULL;
+                if (child)
+                    (void)sim_cancel_run(ws, child, now);
             }
         }
         run->user_cancelled = true;

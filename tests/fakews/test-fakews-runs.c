@@ -745,6 +745,58 @@ static void test_periodic(void)
     fwt_resp_done(&r);
 }
 
+static void test_run_job_task(void)
+{
+    struct fwt_resp r;
+    int64_t child_job = fwt_create_job(
+        f, "{\"name\":\"child\",\"parameters\":[{\"name\":\"fake_duration_ms\",\"default\":"
+           "\"10000\"}],\"tasks\":[{\"task_key\":\"c\",\"notebook_task\":{\"notebook_path\":"
+           "\"/n\"}}]}");
+    char body[512];
+    snprintf(body, sizeof(body),
+             "{\"name\":\"parent\",\"tasks\":[{\"task_key\":\"call\",\"run_job_task\":{"
+             "\"job_id\":%" PRId64 ",\"job_parameters\":{\"fake_duration_ms\":\"30000\"}}}]}",
+             child_job);
+    int64_t parent = fwt_run_now(f, fwt_create_job(f, body));
+    fwt_advance(f, 3000);
+    get_run(parent, &r);
+    is_str(fwt_str(r.json, "tasks.0.state.life_cycle_state"), "RUNNING", "run_job_task: RUNNING");
+    int64_t task = fwt_int(r.json, "tasks.0.run_id");
+    fwt_resp_done(&r);
+    fwt_get(f, &r, "/api/2.2/jobs/runs/list?job_id=%" PRId64, child_job);
+    is_int((int64_t)fwt_len(r.json, "runs"), 1, "it started a run of its job");
+    is_str(fwt_str(r.json, "runs.0.trigger"), "RUN_JOB_TASK", "trigger RUN_JOB_TASK");
+    int64_t child = fwt_int(r.json, "runs.0.run_id");
+    fwt_resp_done(&r);
+    fwt_advance(f, 1000 + 2000 + 20000);
+    is_str(fwt_life_cycle(f, parent), "RUNNING",
+           "the task waits for its child (job_parameters passed: 30 s)");
+    fwt_advance(f, 12000);
+    is_str(fwt_life_cycle(f, child), "TERMINATED", "the child ended");
+    get_run(parent, &r);
+    is_str(fwt_str(r.json, "tasks.0.state.result_state"), "SUCCESS", "and so did the task");
+    fwt_resp_done(&r);
+    fwt_get(f, &r, "/api/2.2/jobs/runs/get-output?run_id=%" PRId64, task);
+    is_int(fwt_int(r.json, "run_job_output.run_id"), child, "get-output: run_job_output.run_id");
+    fwt_resp_done(&r);
+    fwt_advance(f, 2000);
+    is_str(fwt_life_cycle(f, parent), "TERMINATED", "the parent run ends");
+
+    /* cancelling the parent cancels the child */
+    parent = fwt_run_now(f, fwt_create_job(f, body));
+    fwt_advance(f, 3000);
+    fwt_get(f, &r, "/api/2.2/jobs/runs/list?limit=1&job_id=%" PRId64, child_job);
+    child = fwt_int(r.json, "runs.0.run_id");
+    fwt_resp_done(&r);
+    fwt_post(f, "/api/2.2/jobs/runs/cancel", &r, "{\"run_id\":%" PRId64 "}", parent);
+    fwt_resp_done(&r);
+    fwt_advance(f, 2000);
+    get_run(child, &r);
+    is_str(fwt_str(r.json, "state.result_state"), "CANCELED",
+           "cancelling the parent cancels the child");
+    fwt_resp_done(&r);
+}
+
 static void test_expiry(void)
 {
     struct fwt_resp r;
@@ -788,6 +840,7 @@ int main(void)
     test_retries_conditions();
     test_only();
     test_periodic();
+    test_run_job_task();
     test_expiry();
     is_int(fwt_stop(f), 0, "clean exit");
     return tap_done();
