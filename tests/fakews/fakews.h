@@ -212,6 +212,7 @@ struct fw_run {
     bool holds_slot;
     int queue_override;     /* run-now's queue.enabled (0/1), -1: the job's setting */
     int64_t parent_task_id; /* the run_job_task that started this run, 0 if none */
+    char *message;          /* owned text state_message may point at */
     struct fw_task **tasks; /* current attempts, in task order */
     size_t n_tasks;
     struct fw_task **old; /* attempts replaced by repairs */
@@ -284,6 +285,7 @@ struct fakews_config {
 
 struct fakews {
     struct fakews_config cfg;
+    char base_url[64]; /* http://127.0.0.1:<port>, for run_page_url */
     /* clock */
     int64_t sim_base_ms;  /* simulated time at mono_base_ms */
     int64_t mono_base_ms; /* CLOCK_MONOTONIC at start (real mode) */

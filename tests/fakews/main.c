@@ -1,6 +1,7 @@
 /* tests/fakews/main.c: fakews, a simulated Databricks workspace for tests,
  * benchmarks and demos. Parses arguments, serves until SIGTERM/SIGINT. */
 #include <errno.h>
+#include <stdbool.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -208,6 +209,7 @@ int main(int argc, char **argv)
         fakews_free(ws);
         return 1;
     }
+    snprintf(ws->base_url, sizeof(ws->base_url), "http://127.0.0.1:%u", (unsigned)server_port(srv));
     printf("LISTENING %u\n", (unsigned)server_port(srv));
     fflush(stdout);
 

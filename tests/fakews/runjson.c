@@ -45,9 +45,13 @@ int runjson_state(enum life_cycle_state lc, enum result_state rs, const char *me
 
 static int add_url(struct fakews *ws, struct json_object *o, int64_t job_id, int64_t run_id)
 {
-    char url[160];
-    snprintf(url, sizeof(url), "https://fakews.invalid/?o=%s#job/%" PRId64 "/run/%" PRId64,
-             ws->cfg.workspace_id ? ws->cfg.workspace_id : "0", job_id, run_id);
+    char url[256];
+    if (job_id)
+        snprintf(url, sizeof(url), "%s/?o=%s#job/%" PRId64 "/run/%" PRId64, ws->base_url,
+                 ws->cfg.workspace_id, job_id, run_id);
+    else
+        snprintf(url, sizeof(url), "%s/?o=%s#job/run/%" PRId64, ws->base_url, ws->cfg.workspace_id,
+                 run_id);
     return json_add_string(o, "run_page_url", url);
 }
 

@@ -496,6 +496,16 @@ static void run_set_terminated(struct fakews *ws, struct fw_run *run, int64_t at
         run->rs = run_result(run);
     run->end_time = at;
     run->state_message = message_for(run->rs);
+    for (size_t i = 0; run->rs == RESULT_FAILED && i < run->n_tasks; i++)
+        if (run->tasks[i]->rs == RESULT_FAILED) {
+            /* as a workspace words it (measured by Databricks' testserver) */
+            free(run->message);
+            run->message = strjoin("Task ", run->tasks[i]->task_key,
+                                   " failed with message: ", message_for(RESULT_FAILED), ".");
+            if (run->message)
+                run->state_message = run->message;
+            break;
+        }
     if (run->n_repairs > 0) {
         struct fw_repair *last = &run->repairs[run->n_repairs - 1];
         last->end_time = at;

@@ -192,6 +192,32 @@ static void test_array_paging(struct fwt *f)
     fwt_resp_done(&r);
 }
 
+static void test_task_defaults(struct fwt *f)
+{
+    struct fwt_resp r;
+    int64_t id = fwt_create_job(
+        f, "{\"name\":\"d\",\"run_as\":{\"user_name\":\"someone@example.com\"},\"tasks\":["
+           "{\"task_key\":\"z\"},{\"task_key\":\"a\"},{\"task_key\":\"m\",\"depends_on\":["
+           "{\"task_key\":\"z\"},{\"task_key\":\"a\"}]}]}");
+    fwt_get(f, &r, "/api/2.2/jobs/get?job_id=%" PRId64, id);
+    is_str(fwt_str(r.json, "settings.tasks.0.run_if"), "ALL_SUCCESS", "task default run_if");
+    is_int(fwt_int(r.json, "settings.tasks.0.timeout_seconds"), 0, "task default timeout_seconds");
+    ok(fwt_path(r.json, "settings.tasks.0.email_notifications") != NULL,
+       "task default email_notifications");
+    is_str(fwt_str(r.json, "settings.tasks.2.depends_on.0.task_key"), "a",
+           "depends_on comes back sorted by task_key");
+    is_str(fwt_str(r.json, "run_as_user_name"), "someone@example.com",
+           "run_as_user_name follows run_as");
+    fwt_resp_done(&r);
+    fwt_post(f, "/api/2.2/jobs/reset", &r,
+             "{\"job_id\":%" PRId64 ",\"new_settings\":{\"name\":\"d2\"}}", id);
+    fwt_resp_done(&r);
+    fwt_get(f, &r, "/api/2.2/jobs/get?job_id=%" PRId64, id);
+    is_str(fwt_str(r.json, "settings.run_as.user_name"), "someone@example.com",
+           "reset without run_as keeps it (a cloud quirk)");
+    fwt_resp_done(&r);
+}
+
 static void test_reset_update_delete(struct fwt *f)
 {
     struct fwt_resp r;
@@ -255,6 +281,7 @@ int main(void)
     test_create_get(f);
     test_list(f);
     test_array_paging(f);
+    test_task_defaults(f);
     test_reset_update_delete(f);
     is_int(fwt_stop(f), 0, "clean exit");
     return tap_done();

@@ -64,6 +64,10 @@ static void test_lifecycle(void)
     is_int(fwt_int(r.json, "start_time"), t0, "start_time on the simulated clock");
     is_int(fwt_int(r.json, "end_time"), 0, "end_time 0 while running");
     is_str(fwt_str(r.json, "run_type"), "JOB_RUN", "run_type JOB_RUN");
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%u/?o=", (unsigned)fwt_port(f));
+    ok(fwt_str(r.json, "run_page_url") && startswith(fwt_str(r.json, "run_page_url"), url),
+       "run_page_url on the fake's own address");
     is_int((int64_t)fwt_len(r.json, "tasks"), 2, "two task runs");
     int64_t ta = fwt_int(r.json, "tasks.0.run_id"), tb = fwt_int(r.json, "tasks.1.run_id");
     ok(ta != run && tb != run && ta != tb, "task runs have their own ids");
@@ -187,6 +191,9 @@ static void test_outcomes(void)
     fwt_advance(f, 20000);
     get_run(run, &r);
     is_str(fwt_str(r.json, "state.result_state"), "FAILED", "the run FAILED");
+    is_str(fwt_str(r.json, "state.state_message"),
+           "Task bad failed with message: Workload failed, see run output for details.",
+           "the run's message names the failed task");
     is_str(fwt_str(r.json, "status.termination_details.code"), "RUN_EXECUTION_ERROR",
            "termination RUN_EXECUTION_ERROR");
     fwt_resp_done(&r);

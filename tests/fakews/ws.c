@@ -89,6 +89,7 @@ struct fw_run *fw_run_free(struct fw_run *run)
     free(run->creator);
     free(run->idempotency_token);
     free(run->trigger);
+    free(run->message);
     if (run->job_clusters)
         json_object_put(run->job_clusters);
     if (run->job_parameters)
