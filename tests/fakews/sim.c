@@ -781,6 +781,18 @@ void sim_advance(struct fakews *ws, int64_t now)
     }
 }
 
+/* Cancels an unfinished task and the run a run_job_task started. */
+static void cancel_task(struct fakews *ws, struct fw_task *t, int64_t now)
+{
+    if (task_terminal(t))
+        return;
+    task_finish(t, now, RESULT_CANCELED);
+    t->user_cancelled = true;
+    struct fw_run *child = t->child_run_id ? fakews_run(ws, t->child_run_id) : NULL;
+    if (child)
+        (void)sim_cancel_run(ws, child, now);
+}
+
 int sim_cancel_run(struct fakews *ws, struct fw_run *run, int64_t now)
 {
     switch (run->lc) {
@@ -808,16 +820,8 @@ int sim_cancel_run(struct fakews *ws, struct fw_run *run, int64_t now)
     case LIFE_CYCLE_RUNNING:
     case LIFE_CYCLE_BLOCKED:
     case LIFE_CYCLE_WAITING_FOR_RETRY:
-        for (size_t i = 0; i < run->n_tasks; i++) {
-            struct fw_task *t = run->tasks[i];
-            if (!task_terminal(t)) {
-                task_finish(t, now, RESULT_CANCELED);
-                t->user_cancelled = true;
-                struct fw_run *child = t->child_run_id ? fakews_run(ws, t->child_run_id) : NULL;
-                if (child)
-                    (void)sim_cancel_run(ws, child, now);
-            }
-        }
+        for (size_t i = 0; i < run->n_tasks; i++)
+            cancel_task(ws, run->tasks[i], now);
         run->user_cancelled = true;
         run->rs = RESULT_CANCELED;
         run->lc = LIFE_CYCLE_TERMINATING;
@@ -837,8 +841,7 @@ int sim_cancel_task(struct fakews *ws, struct fw_task *t, int64_t now)
     struct fw_run *run = t->run;
     if (run->lc != LIFE_CYCLE_RUNNING)
         return sim_cancel_run(ws, run, now);
-    task_finish(t, now, RESULT_CANCELED);
-    t->user_cancelled = true;
+    cancel_task(ws, t, now);
     run->due = now;
     return fakews_heap_update(ws, run);
 }

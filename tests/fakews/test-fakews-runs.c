@@ -409,6 +409,27 @@ static void test_cancel_delete(void)
     expect_400("POST", "/api/2.2/jobs/runs/cancel", "{\"run_id\":42}", "INVALID_PARAMETER_VALUE",
                "cancel of an unknown run");
 
+    /* cancelling one task run */
+    int64_t j2 = fwt_create_job(
+        f, "{\"name\":\"cx2\",\"tasks\":[{\"task_key\":\"a\",\"notebook_task\":"
+           "{\"notebook_path\":\"/n\"}},{\"task_key\":\"b\",\"depends_on\":[{\"task_key\":\"a\"}],"
+           "\"notebook_task\":{\"notebook_path\":\"/n\"}}]}");
+    int64_t tr = fwt_run_now(f, j2);
+    fwt_advance(f, 4000);
+    get_run(tr, &r);
+    int64_t ta = fwt_int(r.json, "tasks.0.run_id");
+    fwt_resp_done(&r);
+    fwt_post(f, "/api/2.2/jobs/runs/cancel", &r, "{\"run_id\":%" PRId64 "}", ta);
+    is_int(r.status, 200, "cancel of a task run");
+    fwt_resp_done(&r);
+    fwt_advance(f, 1000);
+    get_run(tr, &r);
+    is_str(fwt_str(r.json, "tasks.0.state.result_state"), "CANCELED", "that task CANCELED");
+    is_str(fwt_str(r.json, "tasks.1.state.result_state"), "UPSTREAM_CANCELED",
+           "its dependent UPSTREAM_CANCELED");
+    is_str(fwt_str(r.json, "state.result_state"), "CANCELED", "the run CANCELED");
+    fwt_resp_done(&r);
+
     int64_t b = fwt_run_now(f, job), c = fwt_run_now(f, job);
     fwt_post(f, "/api/2.2/jobs/runs/cancel-all", &r, "{\"job_id\":%" PRId64 "}", job);
     is_int(r.status, 200, "cancel-all");
