@@ -35,7 +35,8 @@
 #define FW_OUTPUT_MAX (5 * MIB)                              /* notebook result / logs kept */
 #define FW_DURATION_MAX_MS ((int64_t)366 * 24 * 3600 * 1000) /* a duration, a timeout */
 #define FW_PAGE_MAX 100000                                   /* array page numbers in tokens */
-#define FW_RETRIES_MAX 100 /* attempts of one task, max_retries -1 included */
+#define FW_RETRIES_MAX 100  /* attempts of one task, max_retries -1 included */
+#define FW_REPAIRS_MAX 1000 /* repairs of one run */
 
 /* Simulated durations (ms) unless a task says otherwise. */
 #define FW_RUN_PENDING_MS 1000

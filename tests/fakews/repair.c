@@ -95,6 +95,10 @@ int runs_repair(struct fakews *ws, struct fw_request *req, struct fw_reply *repl
     if ((rerun && json_object_array_length(rerun) > 0) == all_failed)
         return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
                            "Exactly one of rerun_tasks and rerun_all_failed_tasks must be set.");
+    if (run->n_repairs > FW_REPAIRS_MAX)
+        return reply_error(reply, 400, "QUOTA_EXCEEDED",
+                           "Run %" PRId64 " has been repaired %d times, the most fakews allows.",
+                           run_id, FW_REPAIRS_MAX);
     int64_t last = run->n_repairs > 0 ? run->repairs[run->n_repairs - 1].id : 0;
     if (run->n_repairs > 1 && latest == 0)
         return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
