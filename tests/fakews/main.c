@@ -209,7 +209,6 @@ int main(int argc, char **argv)
         fakews_free(ws);
         return 1;
     }
-    snprintf(ws->base_url, sizeof(ws->base_url), "http://127.0.0.1:%u", (unsigned)server_port(srv));
     printf("LISTENING %u\n", (unsigned)server_port(srv));
     fflush(stdout);
 

@@ -27,6 +27,7 @@
 #define CONTROL_BODY_MAX (1 * MIB)
 #define UNMATCHED_BODY_MAX (64 * KIB)
 #define SHUTDOWN_WAIT_MS 3000
+#define LISTEN_BACKLOG 1024
 
 enum phase {
     PHASE_NEW,
@@ -490,22 +491,35 @@ int server_new(struct fakews *ws, uint16_t port, struct server **ret)
     }
     s->timer_started = true;
 
+    /* Our own listening socket: its port is known (for run_page_url)
+     * before MHD's thread serves anything. */
     struct sockaddr_in sa = {
         .sin_family = AF_INET,
         .sin_port = htons(port),
         .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
     };
+    socklen_t len = sizeof(sa);
+    int one = 1;
+    _cleanup_close_ int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 || listen(fd, LISTEN_BACKLOG) < 0 ||
+        getsockname(fd, (struct sockaddr *)&sa, &len) < 0) {
+        int r = -errno;
+        server_free(s);
+        return r;
+    }
+    s->port = ntohs(sa.sin_port);
+    snprintf(ws->base_url, sizeof(ws->base_url), "http://127.0.0.1:%u", (unsigned)s->port);
     s->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
-        on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa, MHD_OPTION_CONNECTION_LIMIT,
+        on_request, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
         (unsigned)CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
     if (!s->daemon) {
         server_free(s);
         return -EADDRINUSE;
     }
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : port;
+    TAKE_FD(fd); /* MHD's now; quiesced and closed in server_free() */
     *ret = s;
     return 0;
 }
