@@ -28,6 +28,7 @@
 #define UNMATCHED_BODY_MAX (64 * KIB)
 #define SHUTDOWN_WAIT_MS 3000
 #define LISTEN_BACKLOG 1024
+#define CONNECTION_MEMORY (16 * KIB) /* MHD zeroes it per request (loop-notes §4) */
 
 enum phase {
     PHASE_NEW,
@@ -513,8 +514,9 @@ int server_new(struct fakews *ws, uint16_t port, struct server **ret)
     s->daemon = MHD_start_daemon(
         MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME, 0, NULL, NULL,
         on_request, s, MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)CONNECTIONS_MAX, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+        (unsigned)CONNECTIONS_MAX, MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_END);
     if (!s->daemon) {
         server_free(s);
         return -EADDRINUSE;
