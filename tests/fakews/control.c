@@ -94,7 +94,8 @@ void control_log(struct fakews *ws, const struct fw_request *req, int status, co
     if (req->body &&
         json_get_string(req->body, "idempotency_token", JSON_NULLABLE, &token, &err) > 0)
         e->idempotency_token = strdup(token);
-    if (req->raw_len > 0)
+    /* the token endpoint's form may carry a client secret: never kept */
+    if (req->raw_len > 0 && !(req->endpoint && req->endpoint->id == ENDPOINT_OIDC_TOKEN))
         e->body = strndup(req->raw_body, MIN(req->raw_len, (size_t)FW_LOG_BODY_MAX));
 }
 

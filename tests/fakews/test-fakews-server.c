@@ -160,6 +160,20 @@ static void test_oauth(void)
     free(out);
     curl_slist_free_all(h);
 
+    /* credentials in the form instead of Basic */
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, NULL);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS,
+                     "grant_type=client_credentials&client_id=sp-1234&client_secret=s3cret");
+    out = NULL;
+    mem = open_memstream(&out, &outlen);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, mem);
+    curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    fclose(mem);
+    is_int(status, 200, "client_credentials in the form: 200");
+    free(out);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, "grant_type=client_credentials&scope=all-apis");
+
     /* a wrong secret */
     h = curl_slist_append(NULL, "Authorization: Basic c3AtMTIzNDp3cm9uZw==");
     out = NULL;
@@ -177,6 +191,11 @@ static void test_oauth(void)
 
     fwt_call(f, "GET", "/api/2.2/jobs/list", NULL, token, &r);
     is_int(r.status, 200, "the OAuth token opens the Jobs API");
+    fwt_resp_done(&r);
+    fwt_call(f, "GET", "/__fake/requests", NULL, "", &r);
+    ok(r.body && !strstr(r.body, "s3cret") && !strstr(r.body, token),
+       "neither the client secret nor the token is in the request log");
+    ok(r.body && strstr(r.body, "\"auth\":\"oauth\""), "the log says auth oauth");
     fwt_resp_done(&r);
     fwt_advance(f, 61 * 1000);
     fwt_call(f, "GET", "/api/2.2/jobs/list", NULL, token, &r);
