@@ -50,8 +50,10 @@ int config_register_secrets(const struct config *c)
         int r = 0;
         for (size_t i = 0; i < config_n_options && r >= 0; i++) {
             const struct option_def *o = &config_options[i];
+            if (o->type != OPT_SECRET)
+                continue;
             const char *v = *(char *const *)config_option_field(c, o);
-            if (o->type == OPT_SECRET && !isempty(v) && strlen(v) >= 4)
+            if (!isempty(v) && strlen(v) >= 4)
                 r = log_add_secret(v);
         }
         if (r != -E2BIG)
