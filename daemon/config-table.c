@@ -389,7 +389,7 @@ int config_parse_listen(const char *s, struct sockaddr_storage *ret_addr, sockle
     ret_host[hlen] = 0;
 
     int port;
-    if (parse_int(colon + 1, &port) < 0 || port < 1 || port > 65535)
+    if (parse_int(colon + 1, &port) < 0 || port < 0 || port > 65535)
         return -ERANGE;
 
     struct sockaddr_storage ss = { 0 };
@@ -486,7 +486,8 @@ int config_parse_value(struct config *c, char *const *envp, const struct option_
             return -EINVAL;
         }
         if (r < 0) {
-            snprintf(why, why_size, "'%s' is not off, host:port or [v6]:port (port 1..65535)",
+            snprintf(why, why_size,
+                     "'%s' is not off, host:port or [v6]:port (port 0..65535, 0 picks a free one)",
                      value);
             return -EINVAL;
         }

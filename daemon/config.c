@@ -51,7 +51,7 @@ int config_register_secrets(const struct config *c)
         for (size_t i = 0; i < config_n_options && r >= 0; i++) {
             const struct option_def *o = &config_options[i];
             if (o->type != OPT_SECRET)
-                continue;
+                continue; /* only secrets' fields are strings to read */
             const char *v = *(char *const *)config_option_field(c, o);
             if (!isempty(v) && strlen(v) >= 4)
                 r = log_add_secret(v);

@@ -44,3 +44,12 @@ TESTS += \
 
 EXTRA_DIST += tests/style.sh tests/style-selftest.sh tests/style-allow.txt \
 	tests/style-fixtures/bad.c tests/style-fixtures/good.c
+
+# Integration tests: jobsd (+ fakews) started in a temp dir each, waited for
+# through tests/harness/launch (READY=1), never slept for.
+check_PROGRAMS += tests/harness/launch
+tests_harness_launch_SOURCES = tests/harness/launch.c
+tests_harness_launch_LDADD = $(PROTO_LIBS)
+
+TESTS += tests/integration/daemon-basics.sh
+EXTRA_DIST += tests/integration/lib.sh tests/integration/daemon-basics.sh

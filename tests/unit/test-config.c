@@ -136,7 +136,7 @@ static void test_parse_errors(void)
           "2: server.socket: 'relative.sock' is not an absolute path" },
         { "[server]\nsocket =\n", "2: server.socket: needs a path" },
         { "[server]\ntcp = 127.0.0.1\n", "2: server.tcp: '127.0.0.1' is not off, host:port" },
-        { "[server]\ntcp = 127.0.0.1:0\n", "2: server.tcp: '127.0.0.1:0' is not off" },
+        { "[server]\ntcp = 127.0.0.1:65536\n", "2: server.tcp: '127.0.0.1:65536' is not off" },
         { "[server]\ntcp = example.com:80\n", "2: server.tcp: 'example.com:80': the host must be" },
         { "[server]\ntcp_allow_non_loopback = maybe\n",
           "2: server.tcp_allow_non_loopback: 'maybe' is not a boolean" },
