@@ -38,7 +38,8 @@ const struct option_def config_options[] = {
     { "server", "local_token_file", OPT_PATH, F(server.local_token_file), "%S/local-token", 0, 0,
       NULL, true, 0, "File holding the local bearer token, created at first start." },
     { "server", "local_token", OPT_SECRET, F(server.local_token), "", 0, 0, NULL, true, 0,
-      "Local bearer token for TCP clients; unset reads local_token_file." },
+      "Bearer token for TCP clients, 16+ characters and no workspace credential; unset "
+      "reads local_token_file." },
     { "server", "read_only_group", OPT_GROUP, F(server.read_only_group), "", 0, 0, NULL, true, 0,
       "Members of this group may only read." },
     { "server", "max_connections", OPT_INT, F(server.max_connections), "1024", 1, 65536, NULL,

@@ -372,6 +372,26 @@ static int check_tcp(struct load_ctx *ctx)
     return 0;
 }
 
+/* The local token guards the TCP listener; it must be hard to guess and
+ * must not be a workspace credential, which local clients never see. */
+static void check_local_token(struct load_ctx *ctx)
+{
+    const struct config *c = ctx->config;
+    const char *t = c->server.local_token;
+    if (isempty(t))
+        return;
+    if (strlen(t) < 16) {
+        log_error("%s: server.local_token: must be at least 16 characters",
+                  config_source(c, "server.local_token"));
+        ctx->errors++;
+    } else if (streq_ptr(t, c->workspace.token) || streq_ptr(t, c->workspace.client_secret)) {
+        log_error("%s: server.local_token: must not be a workspace credential; local clients "
+                  "would learn it",
+                  config_source(c, "server.local_token"));
+        ctx->errors++;
+    }
+}
+
 /* ---- the object ---- */
 
 struct config *config_free(struct config *c)
@@ -424,6 +444,13 @@ static int config_new_defaults(char *const *envp, struct config **ret)
             r = config_parse_value(c, envp, o, def, why, sizeof(why));
         if (r == -ENOMEM)
             return r;
+        if (r < 0 && (o->flags & OPT_F_EMPTY_OK)) {
+            /* "~/.databrickscfg" with no home directory: not used. */
+            log_debug("default of %s.%s: %s; leaving it empty", o->section, o->key, why);
+            r = config_set_string_field(config_option_field(c, o), "");
+            if (r < 0)
+                return r;
+        }
         if (r < 0) /* a broken table; test-config catches it */
             return log_error_errno(r, "default of %s.%s: %s", o->section, o->key, why);
     }
@@ -459,6 +486,7 @@ int config_load(const struct config_args *args, char *const *envp, struct config
         return log_error_errno(ENOMEM, "out of memory while loading the configuration");
     if (r < 0)
         ctx.errors++;
+    check_local_token(&ctx);
     if (ctx.errors > 0) {
         log_debug("configuration has %u error(s)", ctx.errors);
         return -EINVAL;

@@ -4,7 +4,19 @@
  * config_load() returns a new struct config owned by the caller, who frees it
  * with config_free(); a loaded config is never changed afterwards, so the
  * daemon swaps whole objects on SIGHUP. Secrets are registered with
- * log_add_secret() as soon as they are read. */
+ * log_add_secret() as soon as they are read.
+ *
+ * In main():
+ *     struct config_args args;
+ *     if (config_args_parse(argc, argv, &args) < 0) return EXIT_FAILURE;
+ *     if (args.help) ...; if (args.version) ...;
+ *     if (args.check_only) return config_check(&args, NULL, stdout) < 0;
+ *     r = config_load(&args, NULL, &cfg);          errors already logged
+ *     log_set_max_level(cfg->daemon.log_level);
+ *     config_register_secrets(cfg);
+ * On SIGHUP:
+ *     if (config_reload(m->config, &args, NULL, &new) >= 0) { swap; free old; }
+ *     config_register_secrets(m->config);          whichever is live now */
 #pragma once
 
 #include <stdbool.h>
@@ -44,7 +56,7 @@ struct config {
     } server;
     struct {
         char *host;    /* normalised: "https://name" or "http://127.0.0.1:PORT" */
-        char *profile; /* the ~/.databrickscfg profile asked for, or "" */
+        char *profile; /* the ~/.databrickscfg profile used, or "" */
         char *config_file;
         char *auth_type; /* after resolution: "pat" or "oauth-m2m" */
         char *token;     /* secret */
@@ -70,7 +82,7 @@ struct config {
     struct {
         char *state_dir;
         char *runtime_dir;
-        int log_level; /* LOG_ERR .. LOG_DEBUG */
+        int log_level; /* a syslog priority, LOG_EMERG .. LOG_DEBUG */
         bool watchdog;
     } daemon;
 
@@ -80,7 +92,7 @@ struct config {
 /* What the command line asked for; see config_args_parse(). */
 struct config_args {
     char *config_file;  /* -c/--config; NULL = CONFIG_DEFAULT_FILE, missing is fine */
-    char **overrides;   /* "section.key=value", in command-line order */
+    char **overrides;   /* "[FLAG\t]section.key=value", in command-line order */
     bool check_only;    /* -n */
     bool verbose;       /* -v: with -n print the configuration, else log at debug */
     bool help, version; /* -h, --version */
@@ -148,7 +160,7 @@ int config_local_token(const struct config *c, char **ret);
 /* For tests and the man page check: the table, one "section.key" at a time.
  * Returns NULL past the end. */
 const char *config_option_name(size_t i);
-/* Type and default as the man page shows them, e.g. "int 1..65536", "1024". */
+/* Type and default as the man page shows them, e.g. "integer 1..65536", "1024". */
 const char *config_option_type(size_t i);
 const char *config_option_default(size_t i);
 const char *config_option_doc(size_t i);

@@ -340,12 +340,12 @@ static int from_databrickscfg(struct resolved *r, const struct config *c, char *
             goto done;
         }
     }
-    if (secret) {
-        char what[300];
-        snprintf(what, sizeof(what), "%s of profile %s", secret, profile);
-        if (conffile_check_access(path, &st, what) < 0)
-            (*errors)++;
-    }
+    /* Even without a secret: whoever can write the file can point the host,
+     * and with it a token from elsewhere, at a server of their own. */
+    char what[300];
+    snprintf(what, sizeof(what), "%s of profile %s", secret ? secret : "", profile);
+    if (conffile_check_access(path, &st, secret ? what : NULL) < 0)
+        (*errors)++;
     /* Name the profile used, so that -nv shows it and reads back the same. */
     if (!asked) {
         char source[4200];

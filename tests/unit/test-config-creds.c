@@ -155,6 +155,17 @@ static void test_profiles(void)
     ok_log(tu_log_has(fix) && tu_log_has("token of profile DEFAULT"), "says chmod 600");
     ok(!tu_log_has(CFG_TOKEN), "without the token");
 
+    /* Without a secret, readable is fine but writable by others is not. */
+    tu_write(d, "other.cfg", "[DEFAULT]\nhost = h.com\n", 0644);
+    const char *env_file_tok[] = { "DATABRICKS_CONFIG_FILE=~/other.cfg",
+                                   "DATABRICKS_TOKEN=" ENV_TOKEN,
+                                   "DATABRICKS_CONFIG_PROFILE=DEFAULT", NULL };
+    is_int(tu_load(d, NULL, env_file_tok, NULL, &c), 0, "0644 profile with a host only");
+    c = config_free(c);
+    tu_write(d, "other.cfg", "[DEFAULT]\nhost = h.com\n", 0666);
+    is_int(tu_load(d, NULL, env_file_tok, NULL, &c), -EINVAL, "0666 profile refused");
+    ok_log(tu_log_has("writable by group or others"), "could redirect the token");
+
     /* A syntax error names the line. */
     tu_write(d, "other.cfg", "[DEFAULT]\nhost = h.com\n[broken\n", 0600);
     is_int(tu_load(d, NULL, env_file, NULL, &c), -EINVAL, "broken databrickscfg");

@@ -17,6 +17,7 @@
 struct entry {
     char name[128];
     char line[512];
+    char doc[1024]; /* the text after ".br", lines joined */
     bool matched;
 };
 
@@ -66,6 +67,15 @@ int main(void)
             unescape(entries[n].name);
             snprintf(entries[n].line, sizeof(entries[n].line), "%s", lines[i + 2]);
             unescape(entries[n].line);
+            /* ".br" then the table's doc line, perhaps wrapped, then more prose. */
+            size_t k = i + 3;
+            if (k < nl && streq(lines[k], ".br"))
+                for (k++; k < nl && lines[k][0] != '.'; k++) {
+                    size_t len = strlen(entries[n].doc);
+                    snprintf(entries[n].doc + len, sizeof(entries[n].doc) - len, "%s%s",
+                             len ? " " : "", lines[k]);
+                }
+            unescape(entries[n].doc);
             n++;
         }
     }
@@ -86,6 +96,9 @@ int main(void)
             continue;
         e->matched = true;
         is_str(e->line, want, "%s: type, default and reload as in the table", name);
+        if (!ok(startswith(e->doc, config_option_doc(i)) != NULL,
+                "%s: the page starts with the table's doc line", name))
+            tap_diag("page: %s | table: %s", e->doc, config_option_doc(i));
     }
     for (size_t j = 0; j < n; j++)
         ok(entries[j].matched, "%s of jobsd.conf(5) is in the table", entries[j].name);

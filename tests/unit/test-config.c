@@ -3,6 +3,7 @@
  * TCP rules, systemd directories, file safety, printing, diff, local token. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -411,6 +412,27 @@ static void test_secrets_hidden(void)
     log_error("token %s and local %s", TOKEN, secret);
     ok_log(!tu_log_has(TOKEN) && !tu_log_has(secret) && tu_log_has("[redacted]"),
            "both are scrubbed from log lines");
+
+    config_free(c);
+    c = NULL;
+    is_int(tu_load(d, "[server]\nlocal_token = short-token\n", ws_env, NULL, &c), -EINVAL,
+           "a short local token");
+    ok_log(tu_log_has("jobsd.conf:2: server.local_token: must be at least 16 characters"),
+           "refused with file:line");
+    _cleanup_free_ char *same = strjoin("[server]\nlocal_token = ", TOKEN, "\n");
+    is_int(tu_load(d, same, ws_env, NULL, &c), -EINVAL, "the workspace token as local token");
+    ok_log(tu_log_has("must not be a workspace credential"), "refused");
+    ok(!tu_log_has(TOKEN), "without showing it");
+
+    /* No home directory: ~/.databrickscfg is simply not used. */
+    const char *nohome[] = { HOST_ENV, TOKEN_ENV, "HOME=", NULL };
+    if (getpwuid(geteuid()) == NULL) {
+        is_int(tu_load(d, NULL, nohome, NULL, &c), 0, "no HOME and no passwd entry");
+        is_str(c ? c->workspace.config_file : "x", "", "config_file left empty");
+        config_free(c);
+        c = NULL;
+    } else
+        tap_skip("this uid has a passwd entry");
 
     /* A full list of secrets to scrub does not leave new ones out. */
     char dummy[32];
