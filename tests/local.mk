@@ -68,3 +68,9 @@ tests_integration_test_proxy_SOURCES = tests/integration/test-proxy.c
 tests_integration_test_proxy_CFLAGS = $(JD_TEST_CFLAGS)
 tests_integration_test_proxy_LDADD = $(JD_TEST_LDADD)
 TESTS += tests/integration/test-proxy
+
+check_PROGRAMS += tests/integration/test-proxy-faults
+tests_integration_test_proxy_faults_SOURCES = tests/integration/test-proxy-faults.c
+tests_integration_test_proxy_faults_CFLAGS = $(JD_TEST_CFLAGS)
+tests_integration_test_proxy_faults_LDADD = $(JD_TEST_LDADD)
+TESTS += tests/integration/test-proxy-faults
