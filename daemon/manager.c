@@ -388,9 +388,7 @@ static int on_reload(sd_event_source *src, const struct signalfd_siginfo *si, vo
 
     config_free(m->config);
     m->config = new;
-    config_register_secrets(m->config);
-    log_info("Configuration reloaded (%zu option%s changed)", names ? strv_length(names) : 0,
-             names && strv_length(names) == 1 ? "" : "s");
+    config_register_secrets(m->config); /* config_reload() logged what changed */
     sd_notify(0, "READY=1\nSTATUS=Serving");
     return 0;
 

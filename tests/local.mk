@@ -52,8 +52,9 @@ check_PROGRAMS += tests/harness/launch
 tests_harness_launch_SOURCES = tests/harness/launch.c
 tests_harness_launch_LDADD = $(PROTO_LIBS)
 
-TESTS += tests/integration/daemon-basics.sh
-EXTRA_DIST += tests/integration/lib.sh tests/integration/daemon-basics.sh
+TESTS += tests/integration/daemon-basics.sh tests/integration/daemon-lifecycle.sh
+EXTRA_DIST += tests/integration/lib.sh tests/integration/daemon-basics.sh \
+	tests/integration/daemon-lifecycle.sh
 
 # C integration tests: fakews (tests/fakews/fwtest.h) + jobsd (jdtest.h).
 check_LIBRARIES += tests/integration/libjdtest.a

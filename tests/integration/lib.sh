@@ -99,6 +99,31 @@ start_jobsd() {
     eval "${name}_PID=$pid"
 }
 
+# start_fakews NAME ARGS...: starts fakews on a free port, waits for its
+# LISTENING line, sets ${NAME}_PID and ${NAME}_PORT; fakews' output goes to
+# $T/NAME.out, stderr to $T/NAME.log.
+start_fakews() {
+    name=$1
+    shift
+    out=$("$LAUNCH" --line LISTENING --log "$T/$name.out" -- "$FAKEWS" --port 0 \
+        --token "$WS_TOKEN" "$@" 2>>"$T/$name.log") || return 1
+    PIDS="$PIDS ${out% *}"
+    eval "${name}_PID=${out% *} ${name}_PORT=${out#* }"
+}
+
+# fw NAME METHOD PATH [curl args]: a request to fakews NAME (control
+# endpoints need no token); prints the body.
+fw() {
+    eval "port=\${${1}_PORT}"
+    m=$2
+    p=$3
+    shift 3
+    curl -s -X "$m" "http://127.0.0.1:$port$p" -H "Authorization: Bearer $WS_TOKEN" \
+        -H 'Content-Type: application/json' "$@" 2>/dev/null | head -c 1000000
+}
+
+WS_TOKEN=dapi-fakews-token-0123456789
+
 # stop NAME [SIGNAL]: signals the daemon started as NAME and waits (at most
 # 10 s) for its launcher to record the exit; prints the exit status.
 stop() {
