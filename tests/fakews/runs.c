@@ -608,7 +608,7 @@ int runs_get(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
         struct fw_task *t = fakews_task(ws, run_id);
         if (!t)
             return reply_no_run(reply, run_id);
-        r = runjson_task_as_run(ws, t, &o);
+        r = runjson_task_as_run(ws, t, page, &o);
     }
     if (r < 0)
         return r;
@@ -633,7 +633,7 @@ int runs_get_output(struct fakews *ws, struct fw_request *req, struct fw_reply *
         return reply_no_run(reply, run_id);
     _cleanup_json_ struct json_object *o = json_object_new_object();
     struct json_object *meta = NULL;
-    if (!o || runjson_task_as_run(ws, t, &meta) < 0 || json_add(o, "metadata", meta) < 0)
+    if (!o || runjson_task_as_run(ws, t, 0, &meta) < 0 || json_add(o, "metadata", meta) < 0)
         return -ENOMEM;
     if (!life_cycle_is_terminal(t->lc))
         return reply_json(reply, TAKE_PTR(o));

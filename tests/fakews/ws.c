@@ -68,6 +68,9 @@ struct fw_task *fw_task_free(struct fw_task *t)
     if (t->spec)
         json_object_put(t->spec);
     fw_output_done(&t->out);
+    for (size_t i = 0; i < t->n_iters; i++)
+        fw_task_free(t->iters[i]);
+    free(t->iters);
     free(t);
     return NULL;
 }
@@ -400,10 +403,12 @@ static void run_unlink(struct fakews *ws, struct fw_run *run, bool forget_token)
 {
     heap_remove(ws, run);
     idmap_remove(ws->runs_by_id, run->run_id);
-    for (size_t i = 0; i < run->n_tasks; i++)
-        idmap_remove(ws->tasks_by_id, run->tasks[i]->run_id);
-    for (size_t i = 0; i < run->n_old; i++)
-        idmap_remove(ws->tasks_by_id, run->old[i]->run_id);
+    for (size_t i = 0; i < run->n_tasks + run->n_old; i++) {
+        struct fw_task *t = i < run->n_tasks ? run->tasks[i] : run->old[i - run->n_tasks];
+        idmap_remove(ws->tasks_by_id, t->run_id);
+        for (size_t k = 0; k < t->n_iters; k++)
+            idmap_remove(ws->tasks_by_id, t->iters[k]->run_id);
+    }
     struct fw_job *job = run->job_id ? fakews_job(ws, run->job_id) : NULL;
     if (job) {
         for (size_t i = 0; i < job->n_queue; i++)
