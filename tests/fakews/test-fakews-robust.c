@@ -161,7 +161,7 @@ int main(void)
         "{\"tasks\":[{\"task_key\":\"a\",\"condition_task\":{\"op\":5,\"left\":null}}]}",
         "{\"tasks\":[{\"task_key\":\"a\",\"max_retries\":-1,\"min_retry_interval_millis\":"
         "-9223372036854775807,\"spark_python_task\":{\"python_file\":\"/fail\"}}]}",
-        "{\"trigger\":{\"periodic\":{\"interval\":1,\"unit\":\"MINUTES\"}},\"tasks\":[{"
+        "{\"trigger\":{\"periodic\":{\"interval\":1,\"unit\":\"DAYS\"}},\"tasks\":[{"
         "\"task_key\":\"a\",\"max_retries\":3,\"spark_python_task\":{\"python_file\":\"/fail\"}}]}",
     };
     for (size_t i = 0; i < ELEMENTSOF(odd_jobs); i++) {
