@@ -254,7 +254,7 @@ static bool is_cancel(enum result_state rs)
 static int task_decide(struct fw_run *run, struct fw_task *t, int64_t at)
 {
     struct json_object *deps = NULL, *v;
-    size_t n_deps = 0, n_ok = 0, n_fail = 0, n_cancel = 0;
+    size_t n_deps = 0, n_present = 0, n_ok = 0, n_fail = 0, n_cancel = 0;
 
     if (json_object_object_get_ex(t->spec, "disabled", &v) && json_object_get_boolean(v)) {
         task_finish(t, at, RESULT_DISABLED);
@@ -270,7 +270,8 @@ static int task_decide(struct fw_run *run, struct fw_task *t, int64_t at)
         struct fw_task *up = find_task(run, json_object_get_string(k));
         struct json_object *want;
         if (!up)
-            continue;
+            continue; /* not in this run (run-now's only): no condition */
+        n_present++;
         if (!task_terminal(up)) {
             if (t->lc != LIFE_CYCLE_BLOCKED) {
                 t->lc = LIFE_CYCLE_BLOCKED;
@@ -303,7 +304,7 @@ static int task_decide(struct fw_run *run, struct fw_task *t, int64_t at)
         otherwise = RESULT_UPSTREAM_FAILED;
     else if (n_cancel > 0)
         otherwise = RESULT_UPSTREAM_CANCELED;
-    if (n_deps == 0 || streq(run_if, "ALL_DONE"))
+    if (n_present == 0 || streq(run_if, "ALL_DONE"))
         go = true;
     else if (streq(run_if, "AT_LEAST_ONE_SUCCESS"))
         go = n_ok > 0;
@@ -313,10 +314,10 @@ static int task_decide(struct fw_run *run, struct fw_task *t, int64_t at)
         go = n_fail > 0;
         otherwise = RESULT_EXCLUDED;
     } else if (streq(run_if, "ALL_FAILED")) {
-        go = n_fail == n_deps;
+        go = n_fail == n_present;
         otherwise = RESULT_EXCLUDED;
     } else
-        go = n_ok == n_deps;
+        go = n_ok == n_present;
 
     if (!go) {
         task_finish(t, at, otherwise);

@@ -732,8 +732,9 @@ static void test_only(void)
                "only with an unknown task");
     fwt_advance(f, 60000);
     get_run(only_b, &r);
-    is_str(fwt_str(r.json, "state.result_state"), "SUCCESS",
-           "a run of only b finishes (its missing upstream task is ignored)");
+    is_str(fwt_str(r.json, "tasks.0.state.result_state"), "SUCCESS",
+           "only b: b ran (its missing upstream task is no condition)");
+    is_int(fwt_int(r.json, "tasks.0.execution_duration"), 10000, "for its full duration");
     fwt_resp_done(&r);
 }
 
