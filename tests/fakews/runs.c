@@ -477,8 +477,6 @@ int runs_list(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
     if (f.active_only && f.completed_only)
         return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
                            "active_only and completed_only cannot both be true.");
-    if (f.from == INT64_MIN && fw_query(req, "start_time_from"))
-        f.from = INT64_MIN;
 
     /* Newest first: walk ws->runs (ascending by start time, run id)
      * backwards from a 'n' token, or forwards from a 'p' token. */
