@@ -104,6 +104,12 @@ const char *fw_query(const struct fw_request *req, const char *key);
 int fw_query_id(const struct fw_request *req, const char *key, struct fw_reply *r, int64_t *ret);
 int fw_query_int64(const struct fw_request *req, const char *key, struct fw_reply *r, int64_t *ret);
 int fw_query_bool(const struct fw_request *req, const char *key, struct fw_reply *r, bool *ret);
+/* limit and offset of a list: an absent limit means dflt, 0 means
+ * zero_means; 1..max and offset >= 0 are accepted, anything else is 400
+ * (-EINVAL, reply filled) in the words a workspace uses ("Invalid limit 27
+ * - it has to be no more than 25."). */
+int fw_query_limit(const struct fw_request *req, struct fw_reply *r, int64_t dflt,
+                   int64_t zero_means, int64_t max, int64_t *ret_limit, int64_t *ret_offset);
 /* A typed body field; the same returns, the error reply names the field. */
 int fw_body_id(const struct fw_request *req, const char *field, bool required, struct fw_reply *r,
                int64_t *ret);
@@ -362,6 +368,9 @@ int fakews_heap_update(struct fakews *ws, struct fw_run *run);
 /* runs.c: a new task attempt of run, planned from spec (not registered). */
 struct fw_task *runs_new_task(struct fakews *ws, struct fw_run *run, struct json_object *spec,
                               struct json_object *run_params);
+
+/* Frees what a request log entry holds and empties it. */
+void fw_log_entry_done(struct fw_log_entry *e);
 
 /* sim.c: the run state machine */
 /* Plans a task attempt (outcome and durations from its settings). */

@@ -459,21 +459,12 @@ int runs_list(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
         (r = fw_query_bool(req, "active_only", reply, &f.active_only)) < 0 ||
         (r = fw_query_bool(req, "completed_only", reply, &f.completed_only)) < 0 ||
         (r = fw_query_bool(req, "expand_tasks", reply, &expand)) < 0 ||
-        (r = fw_query_int64(req, "limit", reply, &limit)) < 0 ||
-        (r = fw_query_int64(req, "offset", reply, &offset)) < 0 ||
+        (r = fw_query_limit(req, reply, RUNS_LIMIT_DEFAULT, RUNS_LIMIT_MAX, RUNS_LIMIT_MAX, &limit,
+                            &offset)) < 0 ||
         (r = fw_query_int64(req, "start_time_from", reply, &f.from)) < 0 ||
         (r = fw_query_int64(req, "start_time_to", reply, &f.to)) < 0)
         return r == -EINVAL ? 0 : r;
     f.run_type = fw_query(req, "run_type");
-    if (limit == 0)
-        limit = RUNS_LIMIT_MAX;
-    if (limit < 0 || limit > RUNS_LIMIT_MAX)
-        return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
-                           "Invalid limit %" PRId64 " - it has to be no more than %d.", limit,
-                           RUNS_LIMIT_MAX);
-    if (offset < 0)
-        return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
-                           "Invalid offset %" PRId64 " - it has to be non-negative.", offset);
     if (f.active_only && f.completed_only)
         return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
                            "active_only and completed_only cannot both be true.");
