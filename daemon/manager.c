@@ -1,11 +1,11 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
-#include <sys/stat.h>
+#include <sys/utsname.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
@@ -13,28 +13,33 @@
 #include "daemon/listen.h"
 #include "daemon/local.h"
 #include "daemon/manager.h"
+#include "daemon/proxy.h"
 #include "daemon/router.h"
 #include "daemon/server.h"
+#include "daemon/upstream.h"
 #include "proto/cleanup.h"
 #include "proto/log.h"
 #include "proto/strutil.h"
 
-#define LOCAL_TOKEN_BYTES 32
-#define LOCAL_TOKEN_MAX 256
 #define DRAIN_POLL_USEC (20 * 1000)
+#define RETIRE_POLL_USEC (500 * 1000)
+#define RETIRED_MAX 4
 
 struct manager {
-    struct manager_settings settings;
-    char *strings[8]; /* copies behind the settings' pointers */
+    struct config *config;
+    const struct config_args *args;
     char *local_token;
     sd_event *event;
-    sd_event_source *sig_term, *sig_int, *sig_hup, *drain_timer;
+    sd_event_source *sig_term, *sig_int, *sig_hup, *drain_timer, *retire_timer;
     struct router *router;
     struct server *server;
+    struct upstream *upstream;
+    struct upstream *retired[RETIRED_MAX]; /* replaced by a reload, finishing */
+    struct proxy *proxy;
     uint64_t start_usec;
     uint64_t drain_deadline;
     unsigned tcp_port;
-    bool own_socket; /* we created socket_path and remove it on exit */
+    bool own_socket; /* we created the socket and remove it on exit */
     int exit_code;
 };
 
@@ -45,38 +50,13 @@ static uint64_t now_usec(void)
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-static int keep_string(struct manager *m, const char **p)
-{
-    static const size_t n = ELEMENTSOF(((struct manager *)0)->strings);
-    if (!*p)
-        return 0;
-    for (size_t i = 0; i < n; i++)
-        if (!m->strings[i]) {
-            m->strings[i] = strdup(*p);
-            if (!m->strings[i])
-                return -ENOMEM;
-            *p = m->strings[i];
-            return 0;
-        }
-    return -E2BIG;
-}
-
-int manager_new(const struct manager_settings *settings, struct manager **ret)
+int manager_new(struct config *c, const struct config_args *args, struct manager **ret)
 {
     struct manager *m = calloc(1, sizeof(*m));
     if (!m)
         return -ENOMEM;
-    m->settings = *settings;
-    struct manager_settings *s = &m->settings;
-    const char **strings[] = { &s->socket_path,      &s->tcp,
-                               &s->state_dir,        &s->local_token,
-                               &s->local_token_file, &s->workspace_host,
-                               &s->workspace_id };
-    for (size_t i = 0; i < ELEMENTSOF(strings); i++)
-        if (keep_string(m, strings[i]) < 0) {
-            manager_free(m);
-            return -ENOMEM;
-        }
+    m->config = c;
+    m->args = args;
     m->start_usec = now_usec();
     *ret = m;
     return 0;
@@ -86,28 +66,34 @@ struct manager *manager_free(struct manager *m)
 {
     if (!m)
         return NULL;
+    /* The server first: it answers held requests, whose cancel hooks reach
+     * into the proxy and upstream. */
     m->server = server_free(m->server);
+    m->proxy = proxy_free(m->proxy);
+    m->upstream = upstream_free(m->upstream);
+    for (size_t i = 0; i < RETIRED_MAX; i++)
+        m->retired[i] = upstream_free(m->retired[i]);
     m->router = router_free(m->router);
     sd_event_source_disable_unref(m->sig_term);
     sd_event_source_disable_unref(m->sig_int);
     sd_event_source_disable_unref(m->sig_hup);
     sd_event_source_disable_unref(m->drain_timer);
+    sd_event_source_disable_unref(m->retire_timer);
     sd_event_unref(m->event);
-    if (m->own_socket && m->settings.socket_path)
-        unlink(m->settings.socket_path);
+    if (m->own_socket)
+        unlink(m->config->server.socket);
     if (m->local_token) {
         explicit_bzero(m->local_token, strlen(m->local_token));
         free(m->local_token);
     }
-    for (size_t i = 0; i < ELEMENTSOF(m->strings); i++)
-        free(m->strings[i]);
+    config_free(m->config);
     free(m);
     return NULL;
 }
 
-sd_event *manager_event(struct manager *m)
+const struct config *manager_config(struct manager *m)
 {
-    return m->event;
+    return m->config;
 }
 
 uint64_t manager_uptime_usec(struct manager *m)
@@ -120,103 +106,99 @@ unsigned manager_tcp_port(struct manager *m)
     return m->tcp_port;
 }
 
-const struct manager_settings *manager_settings(struct manager *m)
-{
-    return &m->settings;
-}
-
 struct server *manager_server(struct manager *m)
 {
     return m->server;
 }
 
-/* Reads the local token from path, which must be a regular file of ours
- * that nobody else can read. */
-static int read_local_token(const char *path, char **ret)
+struct upstream *manager_upstream(struct manager *m)
 {
-    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    struct stat st;
-    char buf[LOCAL_TOKEN_MAX + 1];
-
-    if (fd < 0)
-        return -errno;
-    if (fstat(fd, &st) < 0)
-        return -errno;
-    if (!S_ISREG(st.st_mode))
-        return log_error_errno(EINVAL, "%s is not a regular file", path);
-    if ((st.st_mode & 077) != 0 || st.st_uid != geteuid())
-        return log_error_errno(EPERM,
-                               "%s must be owned by uid %u and not readable by others "
-                               "(chown %u %s; chmod 600 %s)",
-                               path, (unsigned)geteuid(), (unsigned)geteuid(), path, path);
-    ssize_t n = read(fd, buf, sizeof(buf) - 1);
-    if (n < 0)
-        return -errno;
-    buf[n] = 0;
-    buf[strcspn(buf, "\r\n")] = 0;
-    if (strlen(buf) < 16)
-        return log_error_errno(EINVAL, "%s holds no usable token (at least 16 characters)", path);
-    char *t = strdup(buf);
-    explicit_bzero(buf, sizeof(buf));
-    if (!t)
-        return -ENOMEM;
-    *ret = t;
-    return 0;
+    return m->upstream;
 }
 
-static int create_local_token(const char *path, char **ret)
+struct proxy *manager_proxy(struct manager *m)
 {
-    unsigned char raw[LOCAL_TOKEN_BYTES];
-    if (getrandom(raw, sizeof(raw), 0) != (ssize_t)sizeof(raw))
-        return -EIO;
-    _cleanup_free_ char *hex = hexmem(raw, sizeof(raw));
-    explicit_bzero(raw, sizeof(raw));
-    if (!hex)
-        return -ENOMEM;
-    _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0)
-        return -errno;
-    size_t len = strlen(hex);
-    if (write(fd, hex, len) != (ssize_t)len || write(fd, "\n", 1) != 1 || fsync(fd) < 0) {
-        int r = -errno;
-        unlink(path);
-        return r ? r : -EIO;
+    return m->proxy;
+}
+
+/* A group name to its gid; "" is (gid_t)-1. Start-up and reload only: it
+ * may ask NSS. */
+static int resolve_group(const char *name, const char *option, gid_t *ret)
+{
+    if (isempty(name)) {
+        *ret = (gid_t)-1;
+        return 0;
     }
-    log_info("Created the local token for TCP clients in %s", path);
-    *ret = TAKE_PTR(hex);
+    char buf[4096];
+    struct group gr, *res = NULL;
+    int r = getgrnam_r(name, &gr, buf, sizeof(buf), &res);
+    if (r != 0 || !res)
+        return log_error_errno(r ? r : ENOENT, "%s: no group '%s' (create it, or set %s =)", option,
+                               name, option);
+    *ret = res->gr_gid;
     return 0;
 }
 
-static int setup_local_token(struct manager *m)
+static int access_settings(struct manager *m, const struct config *c, struct router_settings *rs)
 {
-    const struct manager_settings *s = &m->settings;
-    _cleanup_free_ char *path = NULL;
-    int r;
+    gid_t ro;
+    int r = resolve_group(c->server.read_only_group, "server.read_only_group", &ro);
+    if (r < 0)
+        return r;
+    *rs = (struct router_settings){ .local_token = m->local_token, .read_only_gid = ro };
+    return 0;
+}
 
-    if (s->local_token) {
-        m->local_token = strdup(s->local_token);
-        if (!m->local_token)
-            return -ENOMEM;
+static char *make_user_agent(const struct config *c)
+{
+    struct utsname u;
+    const char *os = uname(&u) == 0 ? u.sysname : "linux";
+    char lower[32];
+    size_t i;
+    for (i = 0; os[i] && i + 1 < sizeof(lower); i++)
+        lower[i] = (char)(os[i] >= 'A' && os[i] <= 'Z' ? os[i] + 32 : os[i]);
+    lower[i] = 0;
+    return strjoin("jobsd/" PACKAGE_VERSION " os/", lower,
+                   isempty(c->upstream.user_agent_extra) ? "" : " ", c->upstream.user_agent_extra,
+                   " auth/", streq(c->workspace.auth_type, "oauth-m2m") ? "oauth-m2m" : "pat");
+}
+
+/* A new upstream client from c (config_load() made sure a host is set). */
+static int make_upstream(struct manager *m, const struct config *c, struct upstream **ret)
+{
+    struct upstream_settings s;
+    _cleanup_free_ char *ua = make_user_agent(c);
+    if (!ua)
+        return -ENOMEM;
+    upstream_settings_defaults(&s);
+    s.host = c->workspace.host;
+    s.ca_file = isempty(c->workspace.ca_file) ? NULL : c->workspace.ca_file;
+    s.user_agent = ua;
+    if (streq(c->workspace.auth_type, "oauth-m2m")) {
+        s.auth = AUTH_OAUTH_M2M;
+        s.client_id = c->workspace.client_id;
+        s.client_secret = c->workspace.client_secret;
     } else {
-        if (s->local_token_file)
-            path = strdup(s->local_token_file);
-        else
-            path = strjoin(s->state_dir ? s->state_dir : ".", "/local-token");
-        if (!path)
-            return -ENOMEM;
-        r = read_local_token(path, &m->local_token);
-        if (r == -ENOENT)
-            r = create_local_token(path, &m->local_token);
-        if (r < 0)
-            return log_error_errno(r, "Failed to set up the local token in %s: %m", path);
+        s.auth = AUTH_PAT;
+        s.token = c->workspace.token;
     }
-    log_add_secret(m->local_token);
+    s.connect_timeout_usec = c->upstream.connect_timeout_ms * 1000;
+    s.attempt_timeout_usec = c->upstream.timeout_ms * 1000;
+    s.retry_budget_usec = c->upstream.retry_budget_ms * 1000;
+    s.max_attempts = (unsigned)c->upstream.max_attempts;
+    s.rate = c->upstream.rate;
+    s.burst = (unsigned)c->upstream.burst;
+    s.max_in_flight = (unsigned)c->upstream.max_in_flight;
+    s.queue_max = (unsigned)c->upstream.queue_max;
+    int r = upstream_new(m->event, &s, ret);
+    if (r < 0)
+        return log_error_errno(r, "Failed to set up the client for %s: %m", c->workspace.host);
     return 0;
 }
 
 static int open_listeners(struct manager *m)
 {
-    const struct manager_settings *s = &m->settings;
+    const struct config *c = m->config;
     int n = sd_listen_fds(1), r, fd;
 
     if (n < 0)
@@ -227,11 +209,8 @@ static int open_listeners(struct manager *m)
         if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0 || listen_kind(fd, &kind) < 0)
             return log_error_errno(EINVAL, "fd %d from systemd is not a listening stream socket",
                                    fd);
-        if (kind == LISTENER_TCP) {
+        if (kind == LISTENER_TCP)
             m->tcp_port = listen_port(fd);
-            if (!m->local_token && (r = setup_local_token(m)) < 0)
-                return r;
-        }
         fcntl(fd, F_SETFD, FD_CLOEXEC);
         r = server_add_listener(m->server, fd, kind);
         if (r < 0)
@@ -242,36 +221,40 @@ static int open_listeners(struct manager *m)
     if (n > 0)
         return 0;
 
-    if (s->socket_path) {
-        r = listen_unix(s->socket_path, s->socket_mode, s->socket_gid, &fd);
+    if (!isempty(c->server.socket)) {
+        gid_t gid;
+        r = resolve_group(c->server.socket_group, "server.socket_group", &gid);
+        if (r < 0)
+            return r;
+        r = listen_unix(c->server.socket, (mode_t)c->server.socket_mode, gid, &fd);
         if (r == -EADDRINUSE)
-            return log_error_errno(r, "Another jobsd already answers on %s", s->socket_path);
+            return log_error_errno(r, "Another jobsd already answers on %s", c->server.socket);
         if (r == -EEXIST)
             return log_error_errno(r, "%s exists and is not a socket; not touching it",
-                                   s->socket_path);
+                                   c->server.socket);
         if (r < 0)
-            return log_error_errno(r, "Failed to listen on %s: %m", s->socket_path);
+            return log_error_errno(r, "Failed to listen on %s: %m", c->server.socket);
         m->own_socket = true;
         r = server_add_listener(m->server, fd, LISTENER_UNIX);
         if (r < 0)
             return r;
-        log_info("Listening on %s", s->socket_path);
+        log_info("Listening on %s", c->server.socket);
     }
-    if (s->tcp) {
-        r = listen_tcp(s->tcp, s->tcp_allow_non_loopback, &fd, &m->tcp_port);
+    if (c->server.tcp_enabled) {
+        r = listen_tcp(c->server.tcp, c->server.tcp_allow_non_loopback, &fd, &m->tcp_port);
         if (r == -EPERM)
             return log_error_errno(r,
                                    "Refusing to listen on %s: not a loopback address "
                                    "(set tcp_allow_non_loopback = yes to allow it)",
-                                   s->tcp);
+                                   c->server.tcp);
         if (r < 0)
-            return log_error_errno(r, "Failed to listen on %s: %m", s->tcp);
+            return log_error_errno(r, "Failed to listen on %s: %m", c->server.tcp);
         r = server_add_listener(m->server, fd, LISTENER_TCP);
         if (r < 0)
             return r;
         log_info("Listening on TCP port %u", m->tcp_port);
     }
-    if (!s->socket_path && !s->tcp)
+    if (isempty(c->server.socket) && !c->server.tcp_enabled)
         return log_error_errno(EINVAL, "Nothing to listen on: no socket, no TCP, no sockets "
                                        "from systemd");
     return 0;
@@ -305,22 +288,126 @@ static int on_terminate(sd_event_source *src, const struct signalfd_siginfo *si,
     log_info("Received SIG%s, draining requests in flight", sigabbrev_np((int)si->ssi_signo));
     sd_notify(0, "STOPPING=1\nSTATUS=Draining requests in flight");
     server_drain(m->server);
-    m->drain_deadline = now_usec() + m->settings.drain_timeout_usec;
+    m->drain_deadline = now_usec() + m->config->server.drain_timeout_ms * 1000;
     return sd_event_add_time_relative(m->event, &m->drain_timer, CLOCK_MONOTONIC, 0, 1000,
                                       on_drain_timer, m);
 }
 
+/* Frees upstream clients replaced by a reload once nothing runs on them. */
+static int on_retire_timer(sd_event_source *src, uint64_t usec, void *userdata)
+{
+    struct manager *m = userdata;
+    bool left = false;
+    for (size_t i = 0; i < RETIRED_MAX; i++) {
+        struct upstream_stats st;
+        if (!m->retired[i])
+            continue;
+        if (upstream_get_stats(m->retired[i], &st) >= 0 &&
+            st.queued + st.in_flight + st.backing_off == 0)
+            m->retired[i] = upstream_free(m->retired[i]);
+        else
+            left = true;
+    }
+    if (left) {
+        sd_event_source_set_time_relative(src, RETIRE_POLL_USEC);
+        sd_event_source_set_enabled(src, SD_EVENT_ONESHOT);
+    }
+    return 0;
+}
+
+static int retire_upstream(struct manager *m, struct upstream *old)
+{
+    if (!old)
+        return 0;
+    for (size_t i = 0; i < RETIRED_MAX; i++)
+        if (!m->retired[i]) {
+            m->retired[i] = old;
+            if (!m->retire_timer)
+                return sd_event_add_time_relative(m->event, &m->retire_timer, CLOCK_MONOTONIC,
+                                                  RETIRE_POLL_USEC, 1000, on_retire_timer, m);
+            sd_event_source_set_time_relative(m->retire_timer, RETIRE_POLL_USEC);
+            return sd_event_source_set_enabled(m->retire_timer, SD_EVENT_ONESHOT);
+        }
+    /* Too many reloads in a row: the oldest goes now, cancelling its work. */
+    log_warning("Reloaded too often while requests were running; cancelling the oldest");
+    upstream_free(m->retired[0]);
+    memmove(m->retired, m->retired + 1, sizeof(m->retired[0]) * (RETIRED_MAX - 1));
+    m->retired[RETIRED_MAX - 1] = old;
+    return 0;
+}
+
+static bool changed(char **names, const char *prefix)
+{
+    for (char **n = names; n && *n; n++)
+        if (startswith(*n, prefix))
+            return true;
+    return false;
+}
+
+/* SIGHUP: parse everything again; apply it only if all of it is valid. */
 static int on_reload(sd_event_source *src, const struct signalfd_siginfo *si, void *userdata)
 {
-    log_notice("SIGHUP: configuration reload is not available in this build, ignoring");
+    struct manager *m = userdata;
+    struct config *new = NULL;
+    _cleanup_strv_free_ char **names = NULL;
+    int r;
+
+    sd_notify(0, "RELOADING=1\nSTATUS=Reloading the configuration");
+    r = config_reload(m->config, m->args, NULL, &new);
+    if (r < 0) {
+        config_register_secrets(m->config);
+        sd_notify(0, "READY=1\nSTATUS=Serving (the last reload failed)");
+        return 0;
+    }
+    config_diff(m->config, new, &names, NULL);
+
+    struct upstream *fresh = NULL;
+    struct router_settings rs;
+    _cleanup_free_ char *token = NULL;
+    if (changed(names, "server.local_token") && new->server.tcp_enabled &&
+        (r = config_local_token(new, &token)) < 0)
+        goto fail;
+    if (token) {
+        free(m->local_token);
+        m->local_token = TAKE_PTR(token);
+    }
+    if ((r = access_settings(m, new, &rs)) < 0)
+        goto fail;
+    if (changed(names, "workspace.") || changed(names, "upstream.max_") ||
+        changed(names, "upstream.queue_max") || changed(names, "upstream.connect_timeout") ||
+        changed(names, "upstream.timeout") || changed(names, "upstream.retry_budget")) {
+        if ((r = make_upstream(m, new, &fresh)) < 0)
+            goto fail;
+        retire_upstream(m, m->upstream);
+        m->upstream = fresh;
+        proxy_set_upstream(m->proxy, fresh);
+    } else if (m->upstream && (changed(names, "upstream.rate") || changed(names, "upstream.burst")))
+        upstream_set_rate(m->upstream, new->upstream.rate, (unsigned)new->upstream.burst);
+    router_set_access(m->router, &rs);
+    log_set_max_level(new->daemon.log_level);
+
+    config_free(m->config);
+    m->config = new;
+    config_register_secrets(m->config);
+    log_info("Configuration reloaded (%zu option%s changed)", names ? strv_length(names) : 0,
+             names && strv_length(names) == 1 ? "" : "s");
+    sd_notify(0, "READY=1\nSTATUS=Serving");
+    return 0;
+
+fail:
+    log_error("Reloading the configuration failed, keeping the old one");
+    config_free(new);
+    config_register_secrets(m->config);
+    sd_notify(0, "READY=1\nSTATUS=Serving (the last reload failed)");
     return 0;
 }
 
 int manager_start(struct manager *m)
 {
-    const struct manager_settings *s = &m->settings;
+    const struct config *c = m->config;
     int r;
 
+    log_set_max_level(c->daemon.log_level);
     r = sd_event_default(&m->event);
     if (r < 0)
         return log_error_errno(r, "Failed to create the event loop: %m");
@@ -337,21 +424,35 @@ int manager_start(struct manager *m)
         (r = sd_event_add_signal(m->event, &m->sig_hup, SIGHUP, on_reload, m)) < 0)
         return log_error_errno(r, "Failed to watch signals: %m");
 
-    if (s->tcp && (r = setup_local_token(m)) < 0)
+    /* TCP clients need the local token; so may sockets systemd passes. */
+    if ((c->server.tcp_enabled || sd_listen_fds(0) > 0) &&
+        (r = config_local_token(c, &m->local_token)) < 0)
         return r;
 
-    struct router_settings rs = { .local_token = m->local_token,
-                                  .read_only_gid = s->read_only_gid };
+    struct router_settings rs;
+    if ((r = access_settings(m, c, &rs)) < 0)
+        return r;
     r = router_new(&rs, &m->router);
     if (r < 0)
         return log_error_errno(r, "Failed to set up the router: %m");
     local_register(m->router, m);
 
+    if ((r = make_upstream(m, c, &m->upstream)) < 0)
+        return r;
+    struct proxy_settings ps = {
+        .request_timeout_usec = c->server.request_timeout_ms * 1000,
+        .workspace_id = isempty(c->workspace.workspace_id) ? NULL : c->workspace.workspace_id,
+    };
+    r = proxy_new(m->upstream, &ps, &m->proxy);
+    if (r < 0)
+        return log_error_errno(r, "Failed to set up the proxy: %m");
+    proxy_register(m->proxy, m->router);
+
     struct server_settings ss = {
-        .max_connections = s->max_connections,
-        .connection_memory = s->connection_memory,
-        .request_timeout_usec = s->request_timeout_usec,
-        .idle_timeout_s = (unsigned)MAX(1, s->request_timeout_usec / 1000000u),
+        .max_connections = (unsigned)c->server.max_connections,
+        .connection_memory = c->server.connection_memory,
+        .request_timeout_usec = c->server.request_timeout_ms * 1000,
+        .idle_timeout_s = (unsigned)MAX(1, c->server.request_timeout_ms / 1000),
     };
     struct server_handlers h = router_handlers(m->router);
     r = server_new(m->event, &ss, &h, &m->server);
@@ -361,11 +462,13 @@ int manager_start(struct manager *m)
     if (r < 0)
         return r;
 
-    /* Sends WATCHDOG=1 from the loop when systemd asks for it. */
-    r = sd_event_set_watchdog(m->event, 1);
-    if (r < 0)
-        log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
-
+    if (c->daemon.watchdog) {
+        /* Sends WATCHDOG=1 from the loop when systemd asks for it. */
+        r = sd_event_set_watchdog(m->event, 1);
+        if (r < 0)
+            log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
+    }
+    config_register_secrets(c);
     sd_notify(0, "READY=1\nSTATUS=Serving");
     return 0;
 }

@@ -1,44 +1,31 @@
-/* daemon/manager.h: the daemon as a whole. Owns the sd-event loop, the
- * listening sockets, the server, the router and every module hung off them;
- * handles signals, readiness, the watchdog and shutdown. */
+/* daemon/manager.h: the daemon as a whole. Owns the sd-event loop, the live
+ * configuration, the listening sockets, the server, the router, the upstream
+ * client and the proxy; handles signals (SIGHUP reloads), readiness, the
+ * watchdog and the drain at shutdown. */
 #pragma once
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/types.h>
 #include <systemd/sd-event.h>
+
+#include "daemon/config.h"
 
 struct manager;
 
-struct manager_settings {
-    const char *socket_path; /* NULL: no Unix socket of our own */
-    mode_t socket_mode;
-    gid_t socket_gid; /* (gid_t)-1: keep */
-    const char *tcp;  /* "127.0.0.1:8990" or NULL */
-    bool tcp_allow_non_loopback;
-    const char *state_dir;
-    const char *local_token;      /* NULL: read or create <state_dir>/local-token */
-    const char *local_token_file; /* NULL: <state_dir>/local-token */
-    gid_t read_only_gid;
-    unsigned max_connections;
-    size_t connection_memory;
-    uint64_t request_timeout_usec;
-    uint64_t drain_timeout_usec;
-    const char *workspace_host; /* for status and host metadata; no secret */
-    const char *workspace_id;
-};
-
-int manager_new(const struct manager_settings *settings, struct manager **ret);
+/* Takes c. args must outlive the manager (SIGHUP reads the same sources). */
+int manager_new(struct config *c, const struct config_args *args, struct manager **ret);
 struct manager *manager_free(struct manager *m);
+DEFINE_TRIVIAL_CLEANUP_FUNC(struct manager *, manager_free)
 
 /* Opens or takes the sockets, starts serving, tells systemd READY=1. */
 int manager_start(struct manager *m);
 /* Runs the loop until SIGTERM/SIGINT and a drain; returns the exit code. */
 int manager_run(struct manager *m);
 
-/* For /jobsd/v1/status and host metadata. */
-sd_event *manager_event(struct manager *m);
+/* For the local handlers. */
+const struct config *manager_config(struct manager *m);
 uint64_t manager_uptime_usec(struct manager *m);
 unsigned manager_tcp_port(struct manager *m);
-const struct manager_settings *manager_settings(struct manager *m);
 struct server *manager_server(struct manager *m);
+struct upstream *manager_upstream(struct manager *m); /* NULL without a workspace */
+struct proxy *manager_proxy(struct manager *m);

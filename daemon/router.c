@@ -19,18 +19,34 @@ struct router {
     struct router_stats stats;
 };
 
+static void forget_token(struct router *r)
+{
+    if (r->local_token) {
+        explicit_bzero(r->local_token, strlen(r->local_token));
+        free(r->local_token);
+        r->local_token = NULL;
+    }
+}
+
+int router_set_access(struct router *r, const struct router_settings *settings)
+{
+    char *t = NULL;
+    if (settings->local_token && !(t = strdup(settings->local_token)))
+        return -ENOMEM;
+    forget_token(r);
+    r->local_token = t;
+    r->read_only_gid = settings->read_only_gid;
+    return 0;
+}
+
 int router_new(const struct router_settings *settings, struct router **ret)
 {
     struct router *r = calloc(1, sizeof(*r));
     if (!r)
         return -ENOMEM;
-    r->read_only_gid = settings->read_only_gid;
-    if (settings->local_token) {
-        r->local_token = strdup(settings->local_token);
-        if (!r->local_token) {
-            free(r);
-            return -ENOMEM;
-        }
+    if (router_set_access(r, settings) < 0) {
+        free(r);
+        return -ENOMEM;
     }
     *ret = r;
     return 0;
@@ -40,10 +56,7 @@ struct router *router_free(struct router *r)
 {
     if (!r)
         return NULL;
-    if (r->local_token) {
-        explicit_bzero(r->local_token, strlen(r->local_token));
-        free(r->local_token);
-    }
+    forget_token(r);
     free(r);
     return NULL;
 }

@@ -21,6 +21,8 @@ struct router_settings {
 };
 
 int router_new(const struct router_settings *settings, struct router **ret);
+/* A reload: a new local token and read-only group. */
+int router_set_access(struct router *r, const struct router_settings *settings);
 struct router *router_free(struct router *r);
 
 /* Registers handler for one endpoint row (replacing any earlier one). */

@@ -30,6 +30,8 @@ struct fwt {
     bool fresh;
     char header[256];
     CURL *curl;
+    char *unix_path;     /* a client of a Unix socket (jobsd), no process */
+    char *default_token; /* sent when fwt_call gets token NULL */
 };
 
 static struct fwt *instances[8];
@@ -111,6 +113,43 @@ struct fwt *fwt_start(const char *const *extra)
     return f;
 }
 
+static struct fwt *client_new(uint16_t port, const char *unix_path, const char *token)
+{
+    struct fwt *f = calloc(1, sizeof(*f));
+    if (!f)
+        abort();
+    f->out = -1;
+    f->port = port;
+    f->unix_path = unix_path ? strdup(unix_path) : NULL;
+    f->default_token = strdup(token ? token : "");
+    f->curl = curl_easy_init();
+    if ((unix_path && !f->unix_path) || !f->default_token || !f->curl)
+        abort();
+    return f;
+}
+
+struct fwt *fwt_client_unix(const char *path)
+{
+    curl_global_init(CURL_GLOBAL_ALL);
+    return client_new(0, path, "");
+}
+
+struct fwt *fwt_client_tcp(uint16_t port, const char *token)
+{
+    curl_global_init(CURL_GLOBAL_ALL);
+    return client_new(port, NULL, token);
+}
+
+void fwt_client_free(struct fwt *f)
+{
+    if (!f)
+        return;
+    curl_easy_cleanup(f->curl);
+    free(f->unix_path);
+    free(f->default_token);
+    free(f);
+}
+
 int fwt_stop(struct fwt *f)
 {
     int status = 0;
@@ -122,6 +161,8 @@ int fwt_stop(struct fwt *f)
             instances[i] = NULL;
     close(f->out);
     curl_easy_cleanup(f->curl);
+    free(f->unix_path);
+    free(f->default_token);
     free(f);
     if (status < 0)
         return -1;
@@ -182,6 +223,8 @@ static size_t on_header(char *p, size_t size, size_t n, void *userdata)
     header_value(p, size * n, "X-Databricks-Reason-Phrase", r->reason_phrase,
                  sizeof(r->reason_phrase));
     header_value(p, size * n, "Content-Type", r->content_type, sizeof(r->content_type));
+    header_value(p, size * n, "X-Jobsd-Source", r->source, sizeof(r->source));
+    header_value(p, size * n, "Age", r->age, sizeof(r->age));
     return size * n;
 }
 
@@ -195,7 +238,7 @@ long fwt_call(struct fwt *f, const char *method, const char *path, const char *b
     curl_easy_reset(c);
     struct curl_slist *h = NULL;
     if (!token)
-        token = FWT_TOKEN;
+        token = f->default_token ? f->default_token : FWT_TOKEN;
     if (*token) {
         snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token);
         h = curl_slist_append(h, auth);
@@ -206,6 +249,8 @@ long fwt_call(struct fwt *f, const char *method, const char *path, const char *b
         h = curl_slist_append(h, f->header);
     curl_easy_setopt(c, CURLOPT_USERAGENT, "fwtest/1.0");
     curl_easy_setopt(c, CURLOPT_URL, url);
+    if (f->unix_path)
+        curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, f->unix_path);
     curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
     if (body) {
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);

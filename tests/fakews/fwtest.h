@@ -24,12 +24,20 @@ struct fwt_resp {
     char retry_after[32];
     char reason_phrase[128];
     char content_type[64];
+    char source[16]; /* X-Jobsd-Source, from jobsd */
+    char age[16];    /* Age, from jobsd */
 };
 
 /* Starts fakews with --port 0 --token FWT_TOKEN --die-with-parent and the
  * extra arguments (NULL-terminated). Exits the test (bail out) on failure.
  * The process is killed at exit whatever happens. */
 struct fwt *fwt_start(const char *const *extra);
+/* A client only, for jobsd: requests go to the Unix socket path, or to TCP
+ * port with token as the default bearer token. Freed with fwt_client_free. */
+struct fwt *fwt_client_unix(const char *path);
+struct fwt *fwt_client_tcp(uint16_t port, const char *token);
+void fwt_client_free(struct fwt *f);
+
 /* SIGTERM, then waits; returns the exit status (or 128+signal). */
 int fwt_stop(struct fwt *f);
 uint16_t fwt_port(const struct fwt *f);

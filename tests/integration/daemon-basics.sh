@@ -5,7 +5,7 @@
 . "$top_srcdir/tests/integration/lib.sh"
 
 SOCK=$T/jobsd.sock
-start_jobsd d --socket "$SOCK" --tcp 127.0.0.1:0 --state-dir "$T"
+start_jobsd d --socket "$SOCK" --tcp 127.0.0.1:0 --set upstream.max_attempts=1
 ok $? "jobsd starts and says READY=1"
 like "$(cat "$T/d.notify")" '^READY=1' "READY=1 reached the notify socket"
 is "$(stat -c %a "$SOCK")" 660 "the socket is mode 0660"
@@ -48,6 +48,18 @@ like "$r" '^413 \{"error_code":"REQUEST_TOO_LARGE"' "a chunked body over the bou
 r=$(http GET /jobsd/v1/health)
 is "$r" '200 {"status":"ok"}' "the daemon still serves after bad requests"
 
+# The workspace is not there (nothing listens on port 9): reads say so with
+# a status SDKs retry, after jobsd's own retries.
+r=$(http GET '/api/2.2/jobs/runs/get?run_id=1')
+like "$r" '^503 \{"error_code":"TEMPORARILY_UNAVAILABLE","message":"The workspace refused the connection"' "an unreachable workspace is 503"
+like "$(header Retry-After)" '^[0-9]+$' "503 carries Retry-After"
+is "$(header X-Jobsd-Source)" local "and is marked local"
+r=$(http GET /jobsd/v1/status)
+like "$r" '"upstream":\{"reachable":false' "status says the workspace is unreachable"
+like "$r" '"last_error":"Connection refused","last_error_time":[0-9]+' "with the last error and its time"
+like "$r" '"auth":\{"type":"pat"\}' "status names the auth type, no secret"
+ok $(printf '%s' "$r" | grep -q "$DATABRICKS_TOKEN"; [ $? -ne 0 ]; echo $?) "status never shows the workspace token"
+
 # TCP: the local token, never the workspace's.
 tok=$(cat "$T/local-token")
 is "$(stat -c %a "$T/local-token")" 600 "the local token file is 0600"
@@ -64,20 +76,20 @@ is "$code" 200 "host metadata needs no token (SDKs ask it first)"
 like "$(cat "$T/b")" '"host_type":"WORKSPACE_HOST"' "host metadata says WORKSPACE_HOST"
 
 # The socket is safe: a second daemon sees the live one and leaves it alone.
-"$LAUNCH" --timeout 5 -- "$JOBSD" --socket "$SOCK" --state-dir "$T" >/dev/null 2>"$T/second.log"
+"$LAUNCH" --timeout 5 -- "$JOBSD" $JOBSD_COMMON --socket "$SOCK" >/dev/null 2>"$T/second.log"
 ok $(($? == 0)) "a second jobsd on a live socket does not start"
 like "$(cat "$T/second.log")" "Another jobsd already answers on $SOCK" "and says why"
 r=$(http GET /jobsd/v1/health)
 is "$r" '200 {"status":"ok"}' "the first daemon still answers on its socket"
 
 : >"$T/not-a-socket"
-"$LAUNCH" --timeout 5 -- "$JOBSD" --socket "$T/not-a-socket" --state-dir "$T" >/dev/null 2>"$T/third.log"
+"$LAUNCH" --timeout 5 -- "$JOBSD" $JOBSD_COMMON --socket "$T/not-a-socket" >/dev/null 2>"$T/third.log"
 ok $(($? == 0)) "a path that is not a socket is refused"
 ok $([ -f "$T/not-a-socket" ]; echo $?) "and left in place"
 
-"$LAUNCH" --timeout 5 -- "$JOBSD" --socket "$T/x.sock" --tcp 192.0.2.1:0 --state-dir "$T" >/dev/null 2>"$T/fourth.log"
+"$LAUNCH" --timeout 5 -- "$JOBSD" $JOBSD_COMMON --socket "$T/x.sock" --tcp 192.0.2.1:0 >/dev/null 2>"$T/fourth.log"
 ok $(($? == 0)) "a non-loopback TCP address is refused"
-like "$(cat "$T/fourth.log")" "not a loopback address" "and says so"
+like "$(cat "$T/fourth.log")" "is not a loopback address" "and says so"
 
 is "$(stop d)" 0 "SIGTERM drains and exits 0"
 like "$(cat "$T/d.notify")" '^STOPPING=1' "STOPPING=1 was sent"
@@ -87,7 +99,7 @@ ok $([ ! -e "$SOCK" ]; echo $?) "the socket is removed on exit"
 python3 -c "import socket,sys; s=socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])" "$SOCK" 2>/dev/null ||
     perl -MIO::Socket::UNIX -e 'IO::Socket::UNIX->new(Local => $ARGV[0], Listen => 1)' "$SOCK"
 ok $([ -S "$SOCK" ]; echo $?) "a stale socket file exists"
-start_jobsd d2 --socket "$SOCK" --state-dir "$T"
+start_jobsd d2 --socket "$SOCK"
 ok $? "jobsd replaces a stale socket"
 r=$(http GET /jobsd/v1/health)
 is "$r" '200 {"status":"ok"}' "and serves on it"

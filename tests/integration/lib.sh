@@ -9,6 +9,23 @@ LAUNCH=$top_builddir/tests/harness/launch
 FAKEWS=$top_builddir/tests/fakews/fakews
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/jobsd-test.XXXXXX")
+# Nothing of the machine's own setup leaks in: no ~/.databrickscfg, no
+# DATABRICKS_* or JOBSD_* variables, no /etc/jobsd/jobsd.conf.
+HOME=$T
+export HOME
+for v in $(env | sed -n 's/^\(DATABRICKS_[A-Z_]*\|JOBSD_[A-Z_]*\|CREDENTIALS_DIRECTORY\|NOTIFY_SOCKET\|LISTEN_[A-Z]*\)=.*/\1/p'); do
+    unset "$v"
+done
+: >"$T/jobsd.conf"
+chmod 600 "$T/jobsd.conf"
+# The options every test daemon shares: its own config file and directories,
+# and no socket group (the test user may have no "jobsd" group).
+JOBSD_COMMON="-c $T/jobsd.conf --set server.socket_group= --set daemon.state_dir=$T --set daemon.runtime_dir=$T"
+# A workspace that is never there, for tests that do not reach upstream
+# (tests with fakews set DATABRICKS_HOST/TOKEN to it instead).
+DATABRICKS_HOST=http://127.0.0.1:9
+DATABRICKS_TOKEN=dapi-test-never-used-0000
+export DATABRICKS_HOST DATABRICKS_TOKEN
 PIDS=""
 tap_n=0
 tap_failed=0
@@ -75,7 +92,9 @@ done_testing() {
 start_jobsd() {
     name=$1
     shift
-    pid=$("$LAUNCH" --notify-log "$T/$name.notify" -- "$JOBSD" "$@" 2>>"$T/$name.log") || return 1
+    # shellcheck disable=SC2086
+    pid=$("$LAUNCH" --notify-log "$T/$name.notify" -- "$JOBSD" $JOBSD_COMMON "$@" \
+        2>>"$T/$name.log") || return 1
     PIDS="$PIDS $pid"
     eval "${name}_PID=$pid"
 }
