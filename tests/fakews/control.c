@@ -67,14 +67,7 @@ void control_log(struct fakews *ws, const struct fw_request *req, int status, co
         ws->counter_unmatched++;
 
     struct fw_log_entry *e = &ws->log[ws->log_seq % FW_LOG_MAX];
-    free(e->method);
-    free(e->path);
-    free(e->query);
-    free(e->fault);
-    free(e->idempotency_token);
-    free(e->body);
-    free(e->user_agent);
-    free(e->workspace_id);
+    fw_log_entry_done(e);
     *e = (struct fw_log_entry){
         .seq = ++ws->log_seq,
         .time_ms = ws->now_ms,
@@ -172,18 +165,8 @@ static void clear_faults(struct fakews *ws)
 
 static int post_reset(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
 {
-    for (size_t i = 0; i < FW_LOG_MAX; i++) {
-        struct fw_log_entry *e = &ws->log[i];
-        free(e->method);
-        free(e->path);
-        free(e->query);
-        free(e->fault);
-        free(e->idempotency_token);
-        free(e->body);
-        free(e->user_agent);
-        free(e->workspace_id);
-        *e = (struct fw_log_entry){ 0 };
-    }
+    for (size_t i = 0; i < FW_LOG_MAX; i++)
+        fw_log_entry_done(&ws->log[i]);
     ws->log_seq = 0;
     memset(ws->counters, 0, sizeof(ws->counters));
     ws->counter_total = ws->counter_unmatched = 0;

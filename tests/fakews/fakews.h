@@ -35,8 +35,9 @@
 #define FW_OUTPUT_MAX (5 * MIB)                              /* notebook result / logs kept */
 #define FW_DURATION_MAX_MS ((int64_t)366 * 24 * 3600 * 1000) /* a duration, a timeout */
 #define FW_PAGE_MAX 100000                                   /* array page numbers in tokens */
-#define FW_RETRIES_MAX 100  /* attempts of one task, max_retries -1 included */
-#define FW_REPAIRS_MAX 1000 /* repairs of one run */
+#define FW_RETRIES_MAX 100     /* attempts of one task, max_retries -1 included */
+#define FW_REPAIRS_MAX 1000    /* repairs of one run */
+#define FW_ITERATIONS_MAX 5000 /* iterations of one for_each_task */
 
 /* Simulated durations (ms) unless a task says otherwise. */
 #define FW_RUN_PENDING_MS 1000
@@ -103,6 +104,12 @@ const char *fw_query(const struct fw_request *req, const char *key);
 int fw_query_id(const struct fw_request *req, const char *key, struct fw_reply *r, int64_t *ret);
 int fw_query_int64(const struct fw_request *req, const char *key, struct fw_reply *r, int64_t *ret);
 int fw_query_bool(const struct fw_request *req, const char *key, struct fw_reply *r, bool *ret);
+/* limit and offset of a list: an absent limit means dflt, 0 means
+ * zero_means; 1..max and offset >= 0 are accepted, anything else is 400
+ * (-EINVAL, reply filled) in the words a workspace uses ("Invalid limit 27
+ * - it has to be no more than 25."). */
+int fw_query_limit(const struct fw_request *req, struct fw_reply *r, int64_t dflt,
+                   int64_t zero_means, int64_t max, int64_t *ret_limit, int64_t *ret_offset);
 /* A typed body field; the same returns, the error reply names the field. */
 int fw_body_id(const struct fw_request *req, const char *field, bool required, struct fw_reply *r,
                int64_t *ret);
@@ -157,7 +164,10 @@ struct fw_task {
     int64_t retry_at;        /* WAITING_FOR_RETRY until then */
     const char *outcome;     /* a condition task's "true"/"false" */
     int64_t child_run_id;    /* a run_job_task's job run */
-    int64_t repair_id;       /* 0: the original run */
+    struct fw_task **iters;  /* a for_each_task's iterations (owned) */
+    size_t n_iters;
+    size_t concurrency; /* of the iterations */
+    int64_t repair_id;  /* 0: the original run */
     enum life_cycle_state lc;
     enum result_state rs;
     const char *state_message;
@@ -359,6 +369,9 @@ int fakews_heap_update(struct fakews *ws, struct fw_run *run);
 struct fw_task *runs_new_task(struct fakews *ws, struct fw_run *run, struct json_object *spec,
                               struct json_object *run_params);
 
+/* Frees what a request log entry holds and empties it. */
+void fw_log_entry_done(struct fw_log_entry *e);
+
 /* sim.c: the run state machine */
 /* Plans a task attempt (outcome and durations from its settings). */
 void sim_plan_task(struct fw_task *t, struct json_object *run_params);
@@ -386,8 +399,10 @@ int runjson_state(enum life_cycle_state lc, enum result_state rs, const char *me
  * parameters (runs/get) or up to 100 tasks (runs/list expand_tasks). */
 int runjson_run(struct fakews *ws, const struct fw_run *run, bool tasks, bool history, int64_t page,
                 struct json_object **ret);
-/* A task run as a Run object (runs/get of a task run, get-output metadata). */
-int runjson_task_as_run(struct fakews *ws, const struct fw_task *t, struct json_object **ret);
+/* A task run as a Run object (runs/get of a task run, get-output metadata);
+ * a for_each_task's run lists its iterations, page by page. */
+int runjson_task_as_run(struct fakews *ws, const struct fw_task *t, int64_t page,
+                        struct json_object **ret);
 const char *run_type_to_string(enum fw_run_type t) _const_;
 
 /* Handlers, one per endpoint. Each fills reply; returns 0 or -ENOMEM. */

@@ -439,19 +439,10 @@ int jobs_list(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
     int64_t limit = LIST_LIMIT_DEFAULT, offset = 0;
     bool expand = false;
     int r;
-    if ((r = fw_query_int64(req, "limit", reply, &limit)) < 0 ||
-        (r = fw_query_int64(req, "offset", reply, &offset)) < 0 ||
+    if ((r = fw_query_limit(req, reply, LIST_LIMIT_DEFAULT, LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX,
+                            &limit, &offset)) < 0 ||
         (r = fw_query_bool(req, "expand_tasks", reply, &expand)) < 0)
         return r == -EINVAL ? 0 : r;
-    if (limit == 0)
-        limit = LIST_LIMIT_DEFAULT;
-    if (limit < 0 || limit > LIST_LIMIT_MAX)
-        return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
-                           "Invalid limit %" PRId64 " - it has to be between 1 and %d.", limit,
-                           LIST_LIMIT_MAX);
-    if (offset < 0)
-        return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
-                           "Invalid offset %" PRId64 " - it has to be non-negative.", offset);
     const char *name = fw_query(req, "name");
 
     /* Newest first: ws->jobs is in creation order, so walk it backwards.

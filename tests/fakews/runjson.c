@@ -98,7 +98,36 @@ static struct json_object *task_json(struct fakews *ws, const struct fw_task *t)
     r |= runjson_state(t->lc, t->rs, t->state_message, t->user_cancelled, NULL, o);
     r |= add_task_times(o, t);
     r |= add_url(ws, o, t->run->job_id, t->run_id);
-    struct json_object *cond;
+    struct json_object *cond, *fe;
+    if (t->iters && json_object_object_get_ex(t->spec, "for_each_task", &fe)) {
+        /* for_each_task gains its iteration stats */
+        int64_t active = 0, done = 0, ok = 0, failed = 0;
+        for (size_t i = 0; i < t->n_iters; i++) {
+            const struct fw_task *it = t->iters[i];
+            bool end = life_cycle_is_terminal(it->lc);
+            done += end;
+            active += !end && it->start_time;
+            ok += end && (it->rs == RESULT_SUCCESS || it->rs == RESULT_SUCCESS_WITH_FAILURES);
+            failed += end && it->rs != RESULT_SUCCESS && it->rs != RESULT_SUCCESS_WITH_FAILURES;
+        }
+        struct json_object *c = copy_shallow(fe), *stats = json_object_new_object(),
+                           *trs = json_object_new_object();
+        if (!c || !stats || !trs) {
+            json_object_put(c);
+            json_object_put(stats);
+            json_object_put(trs);
+            return NULL;
+        }
+        r |= json_add_int64(trs, "total_iterations", (int64_t)t->n_iters);
+        r |= json_add_int64(trs, "scheduled_iterations", (int64_t)t->n_iters - done);
+        r |= json_add_int64(trs, "active_iterations", active);
+        r |= json_add_int64(trs, "completed_iterations", done);
+        r |= json_add_int64(trs, "succeeded_iterations", ok);
+        r |= json_add_int64(trs, "failed_iterations", failed);
+        r |= json_add(stats, "task_run_stats", trs);
+        r |= json_add(c, "stats", stats);
+        r |= json_add(o, "for_each_task", c);
+    }
     if (t->outcome && json_object_object_get_ex(t->spec, "condition_task", &cond) &&
         life_cycle_is_terminal(t->lc)) {
         /* condition_task gains its outcome */
@@ -258,7 +287,8 @@ int runjson_run(struct fakews *ws, const struct fw_run *run, bool tasks, bool hi
     return 0;
 }
 
-int runjson_task_as_run(struct fakews *ws, const struct fw_task *t, struct json_object **ret)
+int runjson_task_as_run(struct fakews *ws, const struct fw_task *t, int64_t page,
+                        struct json_object **ret)
 {
     const struct fw_run *run = t->run;
     _cleanup_json_ struct json_object *o = json_object_new_object();
@@ -293,6 +323,21 @@ int runjson_task_as_run(struct fakews *ws, const struct fw_task *t, struct json_
     }
     r |= json_append(a, tj);
     r |= json_add(o, "tasks", a);
+    size_t from = (size_t)page * FW_ARRAY_PAGE;
+    if (t->iters && from < t->n_iters) {
+        /* a for-each task run: its iterations, 100 a page (reference §4) */
+        size_t to = MIN(t->n_iters, from + FW_ARRAY_PAGE);
+        struct json_object *its = json_object_new_array_ext((int)(to - from));
+        r |= json_add(o, "iterations", its);
+        for (size_t i = from; its && i < to; i++) {
+            struct json_object *ij = task_json(ws, t->iters[i]);
+            r |= ij ? json_append(its, ij) : -ENOMEM;
+        }
+        if (to < t->n_iters) {
+            _cleanup_free_ char *token = fw_token_encode('g', t->run_id, page + 1);
+            r |= token ? json_add_string(o, "next_page_token", token) : -ENOMEM;
+        }
+    }
     if (r < 0)
         return -ENOMEM;
     *ret = TAKE_PTR(o);

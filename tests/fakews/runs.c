@@ -459,26 +459,15 @@ int runs_list(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
         (r = fw_query_bool(req, "active_only", reply, &f.active_only)) < 0 ||
         (r = fw_query_bool(req, "completed_only", reply, &f.completed_only)) < 0 ||
         (r = fw_query_bool(req, "expand_tasks", reply, &expand)) < 0 ||
-        (r = fw_query_int64(req, "limit", reply, &limit)) < 0 ||
-        (r = fw_query_int64(req, "offset", reply, &offset)) < 0 ||
+        (r = fw_query_limit(req, reply, RUNS_LIMIT_DEFAULT, RUNS_LIMIT_MAX, RUNS_LIMIT_MAX, &limit,
+                            &offset)) < 0 ||
         (r = fw_query_int64(req, "start_time_from", reply, &f.from)) < 0 ||
         (r = fw_query_int64(req, "start_time_to", reply, &f.to)) < 0)
         return r == -EINVAL ? 0 : r;
     f.run_type = fw_query(req, "run_type");
-    if (limit == 0)
-        limit = RUNS_LIMIT_MAX;
-    if (limit < 0 || limit > RUNS_LIMIT_MAX)
-        return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
-                           "Invalid limit %" PRId64 " - it has to be no more than %d.", limit,
-                           RUNS_LIMIT_MAX);
-    if (offset < 0)
-        return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
-                           "Invalid offset %" PRId64 " - it has to be non-negative.", offset);
     if (f.active_only && f.completed_only)
         return reply_error(reply, 400, "INVALID_PARAMETER_VALUE",
                            "active_only and completed_only cannot both be true.");
-    if (f.from == INT64_MIN && fw_query(req, "start_time_from"))
-        f.from = INT64_MIN;
 
     /* Newest first: walk ws->runs (ascending by start time, run id)
      * backwards from a 'n' token, or forwards from a 'p' token. */
@@ -608,7 +597,7 @@ int runs_get(struct fakews *ws, struct fw_request *req, struct fw_reply *reply)
         struct fw_task *t = fakews_task(ws, run_id);
         if (!t)
             return reply_no_run(reply, run_id);
-        r = runjson_task_as_run(ws, t, &o);
+        r = runjson_task_as_run(ws, t, page, &o);
     }
     if (r < 0)
         return r;
@@ -633,7 +622,7 @@ int runs_get_output(struct fakews *ws, struct fw_request *req, struct fw_reply *
         return reply_no_run(reply, run_id);
     _cleanup_json_ struct json_object *o = json_object_new_object();
     struct json_object *meta = NULL;
-    if (!o || runjson_task_as_run(ws, t, &meta) < 0 || json_add(o, "metadata", meta) < 0)
+    if (!o || runjson_task_as_run(ws, t, 0, &meta) < 0 || json_add(o, "metadata", meta) < 0)
         return -ENOMEM;
     if (!life_cycle_is_terminal(t->lc))
         return reply_json(reply, TAKE_PTR(o));

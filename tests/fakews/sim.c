@@ -213,6 +213,10 @@ static const char *message_for(enum result_state rs)
 
 static void task_finish(struct fw_task *t, int64_t at, enum result_state rs)
 {
+    /* a for_each_task that ends takes its unfinished iterations along */
+    for (size_t i = 0; i < t->n_iters; i++)
+        if (!life_cycle_is_terminal(t->iters[i]->lc))
+            task_finish(t->iters[i], at, RESULT_CANCELED);
     t->lc = LIFE_CYCLE_TERMINATED;
     t->rs = rs;
     t->end_time = at;
@@ -250,7 +254,7 @@ static bool is_cancel(enum result_state rs)
 static int task_decide(struct fw_run *run, struct fw_task *t, int64_t at)
 {
     struct json_object *deps = NULL, *v;
-    size_t n_deps = 0, n_ok = 0, n_fail = 0, n_cancel = 0;
+    size_t n_deps = 0, n_present = 0, n_ok = 0, n_fail = 0, n_cancel = 0;
 
     if (json_object_object_get_ex(t->spec, "disabled", &v) && json_object_get_boolean(v)) {
         task_finish(t, at, RESULT_DISABLED);
@@ -266,7 +270,8 @@ static int task_decide(struct fw_run *run, struct fw_task *t, int64_t at)
         struct fw_task *up = find_task(run, json_object_get_string(k));
         struct json_object *want;
         if (!up)
-            continue;
+            continue; /* not in this run (run-now's only): no condition */
+        n_present++;
         if (!task_terminal(up)) {
             if (t->lc != LIFE_CYCLE_BLOCKED) {
                 t->lc = LIFE_CYCLE_BLOCKED;
@@ -299,7 +304,7 @@ static int task_decide(struct fw_run *run, struct fw_task *t, int64_t at)
         otherwise = RESULT_UPSTREAM_FAILED;
     else if (n_cancel > 0)
         otherwise = RESULT_UPSTREAM_CANCELED;
-    if (n_deps == 0 || streq(run_if, "ALL_DONE"))
+    if (n_present == 0 || streq(run_if, "ALL_DONE"))
         go = true;
     else if (streq(run_if, "AT_LEAST_ONE_SUCCESS"))
         go = n_ok > 0;
@@ -309,10 +314,10 @@ static int task_decide(struct fw_run *run, struct fw_task *t, int64_t at)
         go = n_fail > 0;
         otherwise = RESULT_EXCLUDED;
     } else if (streq(run_if, "ALL_FAILED")) {
-        go = n_fail == n_deps;
+        go = n_fail == n_present;
         otherwise = RESULT_EXCLUDED;
     } else
-        go = n_ok == n_deps;
+        go = n_ok == n_present;
 
     if (!go) {
         task_finish(t, at, otherwise);
@@ -430,6 +435,13 @@ static void compute_due(struct fw_run *run)
                 due = MIN(due, t->exec_time + t->duration_ms);
             else if (t->lc == LIFE_CYCLE_WAITING_FOR_RETRY)
                 due = MIN(due, t->retry_at);
+            for (size_t k = 0; t->lc == LIFE_CYCLE_RUNNING && k < t->n_iters; k++) {
+                struct fw_task *it = t->iters[k];
+                if (it->lc == LIFE_CYCLE_PENDING && it->start_time)
+                    due = MIN(due, it->exec_time);
+                else if (it->lc == LIFE_CYCLE_RUNNING)
+                    due = MIN(due, it->exec_time + it->duration_ms);
+            }
         }
         if (run->timeout_ms > 0)
             due = MIN(due, run->exec_start + run->timeout_ms);
@@ -456,6 +468,82 @@ static void child_ended(struct fakews *ws, struct fw_run *child, int64_t at)
     task_finish(t, at, rs);
     t->run->due = at;
     (void)fakews_heap_update(ws, t->run);
+}
+
+/* A for_each_task starts running: one iteration of its task per element
+ * of inputs (a JSON array), `concurrency` at a time. */
+static void start_iterations(struct fakews *ws, struct fw_task *t, int64_t at)
+{
+    struct json_object *fe, *v, *inner;
+    _cleanup_json_ struct json_object *inputs = NULL;
+    struct json_error err;
+    int64_t concurrency = 1;
+    if (!json_object_object_get_ex(t->spec, "for_each_task", &fe) ||
+        !json_object_is_type(fe, json_type_object))
+        return;
+    const char *text = json_object_object_get_ex(fe, "inputs", &v) ? json_object_get_string(v) : "";
+    if (!json_object_object_get_ex(fe, "task", &inner) ||
+        !json_object_is_type(inner, json_type_object) || !text ||
+        json_parse(text, strlen(text), JSON_SIZE_MAX, JSON_DEPTH_MAX, &inputs, &err) < 0 ||
+        !json_object_is_type(inputs, json_type_array) ||
+        json_object_array_length(inputs) > FW_ITERATIONS_MAX) {
+        /* references like {{tasks.x.values}} are not resolved here */
+        task_finish(t, at, RESULT_FAILED);
+        return;
+    }
+    if (json_object_object_get_ex(fe, "concurrency", &v))
+        (void)json_value_int64(v, &concurrency);
+    size_t n = json_object_array_length(inputs);
+    t->iters = calloc(MAX(n, (size_t)1), sizeof(*t->iters));
+    if (!t->iters) {
+        task_finish(t, at, RESULT_FAILED);
+        return;
+    }
+    t->concurrency = (size_t)MAX(1, MIN(concurrency, (int64_t)FW_ITERATIONS_MAX));
+    for (size_t i = 0; i < n; i++) {
+        struct fw_task *it = runs_new_task(ws, t->run, inner, NULL);
+        if (!it || idmap_put(ws->tasks_by_id, it->run_id, it) < 0) {
+            fw_task_free(it);
+            break;
+        }
+        it->lc = LIFE_CYCLE_BLOCKED;
+        it->state_message = "Waiting for earlier iterations.";
+        t->iters[t->n_iters++] = it;
+    }
+    /* it ends with its iterations, not after a duration of its own */
+    t->duration_ms = FW_DURATION_MAX_MS;
+}
+
+/* Moves a running for_each_task's iterations along at time at. */
+static void step_iterations(struct fw_task *t, int64_t at)
+{
+    size_t active = 0, done = 0, ok = 0;
+    for (size_t i = 0; i < t->n_iters; i++) {
+        struct fw_task *it = t->iters[i];
+        if (it->lc == LIFE_CYCLE_PENDING && it->start_time && at >= it->exec_time) {
+            it->lc = LIFE_CYCLE_RUNNING;
+            it->state_message = "In run";
+        }
+        if (it->lc == LIFE_CYCLE_RUNNING && at >= it->exec_time + it->duration_ms)
+            task_finish(it, at, it->planned);
+        if (task_terminal(it)) {
+            done++;
+            ok += is_success(it->rs);
+        } else if (it->start_time)
+            active++;
+    }
+    for (size_t i = 0; i < t->n_iters && active < t->concurrency; i++) {
+        struct fw_task *it = t->iters[i];
+        if (it->start_time || task_terminal(it))
+            continue;
+        it->lc = LIFE_CYCLE_PENDING;
+        it->state_message = "Waiting for cluster";
+        it->start_time = at;
+        it->exec_time = at + it->setup_ms;
+        active++;
+    }
+    if (done == t->n_iters)
+        task_finish(t, at, ok == done ? RESULT_SUCCESS : RESULT_FAILED);
 }
 
 /* A run_job_task starts running: it runs its job and ends with that run. */
@@ -545,7 +633,10 @@ static void run_step(struct fakews *ws, struct fw_run *run, int64_t at)
                 t->lc = LIFE_CYCLE_RUNNING;
                 t->state_message = "In run";
                 start_child(ws, t, at);
+                start_iterations(ws, t, at);
             }
+            if (t->lc == LIFE_CYCLE_RUNNING && t->iters)
+                step_iterations(t, at);
             if (t->lc == LIFE_CYCLE_WAITING_FOR_RETRY && at >= t->retry_at) {
                 t->lc = LIFE_CYCLE_PENDING;
                 t->state_message = "Waiting for cluster";

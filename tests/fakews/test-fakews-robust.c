@@ -149,6 +149,31 @@ int main(void)
     }
     is_int((int64_t)bad, 0, "%zu odd requests: every answer a JSON 2xx/4xx", total);
 
+    /* odd task settings that pass the checks still run their course */
+    static const char *const odd_jobs[] = {
+        "{\"tasks\":[{\"task_key\":\"a\",\"for_each_task\":{\"inputs\":\"[[[[\",\"task\":5}}]}",
+        "{\"tasks\":[{\"task_key\":\"a\",\"for_each_task\":{\"inputs\":5,\"concurrency\":-5,"
+        "\"task\":{\"task_key\":\"i\"}}}]}",
+        "{\"tasks\":[{\"task_key\":\"a\",\"for_each_task\":{\"inputs\":\"[]\",\"concurrency\":"
+        "9223372036854775807,\"task\":{\"task_key\":\"i\"}}}]}",
+        "{\"tasks\":[{\"task_key\":\"a\",\"run_job_task\":{\"job_id\":\"x\"}}]}",
+        "{\"tasks\":[{\"task_key\":\"a\",\"run_job_task\":5}]}",
+        "{\"tasks\":[{\"task_key\":\"a\",\"condition_task\":{\"op\":5,\"left\":null}}]}",
+        "{\"tasks\":[{\"task_key\":\"a\",\"max_retries\":-1,\"min_retry_interval_millis\":"
+        "-9223372036854775807,\"spark_python_task\":{\"python_file\":\"/fail\"}}]}",
+        "{\"trigger\":{\"periodic\":{\"interval\":1,\"unit\":\"DAYS\"}},\"tasks\":[{"
+        "\"task_key\":\"a\",\"max_retries\":3,\"spark_python_task\":{\"python_file\":\"/fail\"}}]}",
+    };
+    for (size_t i = 0; i < ELEMENTSOF(odd_jobs); i++) {
+        int64_t j = fwt_create_job(f, odd_jobs[i]);
+        int64_t rid = j ? fwt_run_now(f, j) : 0;
+        ok(rid > 0, "odd job %zu runs", i);
+        fwt_advance(f, 10 * 60 * 1000);
+        fwt_get(f, &r, "/api/2.2/jobs/runs/get?run_id=%" PRId64 "&include_history=true", rid);
+        ok(r.status == 200 && r.json, "and reads back");
+        fwt_resp_done(&r);
+    }
+
     /* anything that did start runs their course far into the future */
     fwt_advance(f, (int64_t)400 * 24 * 3600 * 1000);
     fwt_call(f, "POST", "/__fake/clock", "{\"advance_ms\":9223372036854775807}", "", &r);

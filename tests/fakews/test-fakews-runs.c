@@ -732,8 +732,9 @@ static void test_only(void)
                "only with an unknown task");
     fwt_advance(f, 60000);
     get_run(only_b, &r);
-    is_str(fwt_str(r.json, "state.result_state"), "SUCCESS",
-           "a run of only b finishes (its missing upstream task is ignored)");
+    is_str(fwt_str(r.json, "tasks.0.state.result_state"), "SUCCESS",
+           "only b: b ran (its missing upstream task is no condition)");
+    is_int(fwt_int(r.json, "tasks.0.execution_duration"), 10000, "for its full duration");
     fwt_resp_done(&r);
 }
 
@@ -825,6 +826,86 @@ static void test_run_job_task(void)
     fwt_resp_done(&r);
 }
 
+static void test_for_each(void)
+{
+    struct fwt_resp r;
+    int64_t job = fwt_create_job(
+        f, "{\"name\":\"fe\",\"tasks\":[{\"task_key\":\"loop\",\"for_each_task\":{\"inputs\":"
+           "\"[1,2,3,4,5]\",\"concurrency\":2,\"task\":{\"task_key\":\"inner\",\"notebook_task\":{"
+           "\"notebook_path\":\"/n\",\"base_parameters\":{\"fake_duration_ms\":\"1000\"}}}}}]}");
+    int64_t run = fwt_run_now(f, job);
+    fwt_advance(f, 3000);
+    get_run(run, &r);
+    is_int(fwt_int(r.json, "tasks.0.for_each_task.stats.task_run_stats.total_iterations"), 5,
+           "for_each_task: 5 iterations");
+    is_int(fwt_int(r.json, "tasks.0.for_each_task.stats.task_run_stats.active_iterations"), 2,
+           "concurrency 2: 2 active");
+    int64_t loop = fwt_int(r.json, "tasks.0.run_id");
+    fwt_resp_done(&r);
+    fwt_get(f, &r, "/api/2.2/jobs/runs/get?run_id=%" PRId64, loop);
+    is_int((int64_t)fwt_len(r.json, "iterations"), 5,
+           "runs/get of the for-each task run: iterations");
+    is_int((int64_t)fwt_len(r.json, "tasks"), 1, "and tasks holds only the for-each task");
+    is_str(fwt_str(r.json, "iterations.0.task_key"), "inner", "an iteration runs the inner task");
+    is_str(fwt_str(r.json, "iterations.2.state.life_cycle_state"), "BLOCKED",
+           "the third waits its turn");
+    fwt_resp_done(&r);
+    fwt_advance(f, 9000);
+    get_run(run, &r);
+    is_str(fwt_str(r.json, "tasks.0.state.result_state"), "SUCCESS",
+           "all iterations done: SUCCESS");
+    is_int(fwt_int(r.json, "tasks.0.for_each_task.stats.task_run_stats.succeeded_iterations"), 5,
+           "5 succeeded");
+    is_int(fwt_int(r.json, "tasks.0.execution_duration"), 9000,
+           "three rounds of 3 s (2 s setup + 1 s)");
+    fwt_resp_done(&r);
+
+    job = fwt_create_job(
+        f, "{\"name\":\"fe-fail\",\"max_concurrent_runs\":5,\"tasks\":[{\"task_key\":\"loop\","
+           "\"for_each_task\":{\"inputs\":\"[1,2]\",\"task\":{\"task_key\":\"inner\","
+           "\"notebook_task\":{\"notebook_path\":\"/fail\"}}}},{\"task_key\":\"refs\","
+           "\"for_each_task\":{\"inputs\":\"{{tasks.x.values}}\",\"task\":{\"task_key\":\"i2\","
+           "\"notebook_task\":{\"notebook_path\":\"/n\"}}}}]}");
+    run = fwt_run_now(f, job);
+    fwt_advance(f, 60000);
+    get_run(run, &r);
+    is_str(fwt_str(r.json, "tasks.0.state.result_state"), "FAILED", "a failed iteration fails it");
+    is_int(fwt_int(r.json, "tasks.0.for_each_task.stats.task_run_stats.failed_iterations"), 2,
+           "failed_iterations");
+    is_str(fwt_str(r.json, "tasks.1.state.result_state"), "FAILED",
+           "inputs that are not a JSON array: FAILED");
+    fwt_resp_done(&r);
+
+    struct buf b = BUF_INIT(4096);
+    buf_appendf(&b, "[");
+    for (int i = 0; i < 150; i++)
+        buf_appendf(&b, "%s%d", i ? "," : "", i);
+    buf_appendf(&b, "]");
+    char body[4096];
+    snprintf(body, sizeof(body),
+             "{\"name\":\"fe-wide\",\"tasks\":[{\"task_key\":\"loop\",\"for_each_task\":{"
+             "\"inputs\":\"%s\",\"concurrency\":200,\"task\":{\"task_key\":\"inner\","
+             "\"notebook_task\":{\"notebook_path\":\"/n\"}}}}]}",
+             b.data);
+    buf_done(&b);
+    run = fwt_run_now(f, fwt_create_job(f, body));
+    fwt_advance(f, 3000);
+    get_run(run, &r);
+    loop = fwt_int(r.json, "tasks.0.run_id");
+    fwt_resp_done(&r);
+    fwt_get(f, &r, "/api/2.2/jobs/runs/get?run_id=%" PRId64, loop);
+    is_int((int64_t)fwt_len(r.json, "iterations"), 100, "150 iterations: 100 on page 1");
+    char token[256];
+    strscpy(token, sizeof(token), fwt_str(r.json, "next_page_token") ?: "");
+    ok(*token, "and a next_page_token");
+    fwt_resp_done(&r);
+    fwt_get(f, &r, "/api/2.2/jobs/runs/get?run_id=%" PRId64 "&page_token=%s", loop, token);
+    is_int((int64_t)fwt_len(r.json, "iterations"), 50, "50 on page 2");
+    ok(!fwt_path(r.json, "next_page_token"), "no token after them");
+    fwt_resp_done(&r);
+    fwt_advance(f, 60000);
+}
+
 static void test_expiry(void)
 {
     struct fwt_resp r;
@@ -869,6 +950,7 @@ int main(void)
     test_only();
     test_periodic();
     test_run_job_task();
+    test_for_each();
     test_expiry();
     is_int(fwt_stop(f), 0, "clean exit");
     return tap_done();

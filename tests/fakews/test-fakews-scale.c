@@ -34,6 +34,16 @@ int main(void)
     is_int(fwt_int(r.json, "scheduled"), 10000, "10,000 of them scheduled");
     fwt_resp_done(&r);
 
+    fwt_get(f, &r, "/api/2.2/jobs/runs/list");
+    is_int((int64_t)fwt_len(r.json, "runs"), 20, "runs/list without limit: 20");
+    fwt_resp_done(&r);
+    fwt_get(f, &r, "/api/2.2/jobs/runs/list?limit=0");
+    is_int((int64_t)fwt_len(r.json, "runs"), 25, "limit=0: the maximum, 25");
+    fwt_resp_done(&r);
+    fwt_get(f, &r, "/api/2.2/jobs/runs/list?limit=26");
+    is_str(fwt_str(r.json, "message"), "Invalid limit 26 - it has to be no more than 25.",
+           "limit=26: the workspace's words");
+    fwt_resp_done(&r);
     fwt_get(f, &r, "/api/2.2/jobs/runs/list?limit=25&active_only=true");
     is_int((int64_t)fwt_len(r.json, "runs"), 25, "active_only finds a page");
     int64_t active = fwt_int(r.json, "runs.0.run_id");

@@ -51,6 +51,19 @@ int fakews_new(const struct fakews_config *cfg, struct fakews **ret)
     return 0;
 }
 
+void fw_log_entry_done(struct fw_log_entry *e)
+{
+    free(e->method);
+    free(e->path);
+    free(e->query);
+    free(e->fault);
+    free(e->idempotency_token);
+    free(e->body);
+    free(e->user_agent);
+    free(e->workspace_id);
+    *e = (struct fw_log_entry){ 0 };
+}
+
 void fw_output_done(struct fw_output *o)
 {
     free(o->result);
@@ -68,6 +81,9 @@ struct fw_task *fw_task_free(struct fw_task *t)
     if (t->spec)
         json_object_put(t->spec);
     fw_output_done(&t->out);
+    for (size_t i = 0; i < t->n_iters; i++)
+        fw_task_free(t->iters[i]);
+    free(t->iters);
     free(t);
     return NULL;
 }
@@ -135,17 +151,8 @@ struct fakews *fakews_free(struct fakews *ws)
     }
     for (size_t i = 0; i < ws->n_faults; i++)
         free(ws->faults[i].path_prefix);
-    for (size_t i = 0; i < FW_LOG_MAX; i++) {
-        struct fw_log_entry *e = &ws->log[i];
-        free(e->method);
-        free(e->path);
-        free(e->query);
-        free(e->fault);
-        free(e->idempotency_token);
-        free(e->body);
-        free(e->user_agent);
-        free(e->workspace_id);
-    }
+    for (size_t i = 0; i < FW_LOG_MAX; i++)
+        fw_log_entry_done(&ws->log[i]);
     free(ws);
     return NULL;
 }
@@ -400,10 +407,12 @@ static void run_unlink(struct fakews *ws, struct fw_run *run, bool forget_token)
 {
     heap_remove(ws, run);
     idmap_remove(ws->runs_by_id, run->run_id);
-    for (size_t i = 0; i < run->n_tasks; i++)
-        idmap_remove(ws->tasks_by_id, run->tasks[i]->run_id);
-    for (size_t i = 0; i < run->n_old; i++)
-        idmap_remove(ws->tasks_by_id, run->old[i]->run_id);
+    for (size_t i = 0; i < run->n_tasks + run->n_old; i++) {
+        struct fw_task *t = i < run->n_tasks ? run->tasks[i] : run->old[i - run->n_tasks];
+        idmap_remove(ws->tasks_by_id, t->run_id);
+        for (size_t k = 0; k < t->n_iters; k++)
+            idmap_remove(ws->tasks_by_id, t->iters[k]->run_id);
+    }
     struct fw_job *job = run->job_id ? fakews_job(ws, run->job_id) : NULL;
     if (job) {
         for (size_t i = 0; i < job->n_queue; i++)
@@ -529,6 +538,34 @@ int fw_query_bool(const struct fw_request *req, const char *key, struct fw_reply
     }
     *ret = b;
     return 1;
+}
+
+int fw_query_limit(const struct fw_request *req, struct fw_reply *r, int64_t dflt,
+                   int64_t zero_means, int64_t max, int64_t *ret_limit, int64_t *ret_offset)
+{
+    int64_t limit = dflt, offset = 0;
+    int k;
+    if ((k = fw_query_int64(req, "limit", r, &limit)) < 0 ||
+        (k = fw_query_int64(req, "offset", r, &offset)) < 0)
+        return k;
+    if (limit == 0)
+        limit = zero_means;
+    if (limit < 0 || limit > max) {
+        k = reply_error(r, 400, "INVALID_PARAMETER_VALUE",
+                        limit < 0 ? "Invalid limit %" PRId64 " - it has to be greater than 0."
+                                  : "Invalid limit %" PRId64 " - it has to be no more than %" PRId64
+                                    ".",
+                        limit, max);
+        return k < 0 ? k : -EINVAL;
+    }
+    if (offset < 0) {
+        k = reply_error(r, 400, "INVALID_PARAMETER_VALUE",
+                        "Invalid offset %" PRId64 " - it has to be non-negative.", offset);
+        return k < 0 ? k : -EINVAL;
+    }
+    *ret_limit = limit;
+    *ret_offset = offset;
+    return 0;
 }
 
 int fw_body_id(const struct fw_request *req, const char *field, bool required, struct fw_reply *r,
