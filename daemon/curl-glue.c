@@ -14,7 +14,7 @@
 
 /* curl's wake-ups are in ms; 1 ms of slack lets sd-event coalesce without
  * the 250 ms default (loop-notes pitfall 3). */
-#define GLUE_TIMER_ACCURACY_USEC 1000
+#define GLUE_TIMER_ACCURACY_USEC 1
 
 struct glue_io {
     struct curl_glue *glue;

@@ -11,9 +11,8 @@
 #include "proto/log.h"
 
 #define SERVER_LISTENERS_MAX 8
-/* A resumed connection waits at most this long for the batched MHD_run. */
-#define RESUME_DELAY_USEC 1000
-/* Accuracy for our timers: sd-event's default of 250 ms would stall MHD. */
+/* Accuracy for our timers: sd-event's default of 250 ms would stall MHD,
+ * and even 1 ms adds up to milliseconds over the hops of one request. */
 #define TIMER_ACCURACY_USEC 1
 
 struct listener {
@@ -37,7 +36,7 @@ struct server {
     struct server_handlers handlers;
     struct listener listeners[SERVER_LISTENERS_MAX];
     size_t n_listeners;
-    sd_event_source *resume_timer;
+    sd_event_source *resume_defer;
     struct held *held_head;
     unsigned n_held;
     unsigned in_flight;
@@ -88,9 +87,11 @@ static int on_listener_timer(sd_event_source *src, uint64_t usec, void *userdata
 }
 
 /* libmicrohttpd 0.9.75 has no wake-up of its own for resumed connections
- * without an internal thread: run it ourselves, at most once a millisecond,
- * so that a burst of resumes costs one walk of the suspended list. */
-static int on_resume_timer(sd_event_source *src, uint64_t usec, void *userdata)
+ * without an internal thread: run it ourselves. The source has the idle
+ * priority, so it runs once every event already pending (a wave of upstream
+ * completions) was dispatched: a burst of resumes costs one walk of the
+ * suspended list, and a lone resume waits for nothing. */
+static int on_resume(sd_event_source *src, void *userdata)
 {
     struct server *s = userdata;
     for (size_t i = 0; i < s->n_listeners; i++)
@@ -102,14 +103,7 @@ static int on_resume_timer(sd_event_source *src, uint64_t usec, void *userdata)
 static void schedule_resume(struct server *s, struct listener *l)
 {
     l->resume_pending = true;
-    int enabled = SD_EVENT_OFF;
-    sd_event_source_get_enabled(s->resume_timer, &enabled);
-    if (enabled != SD_EVENT_OFF)
-        return;
-    uint64_t now = 0;
-    sd_event_now(s->event, CLOCK_MONOTONIC, &now);
-    sd_event_source_set_time(s->resume_timer, now + RESUME_DELAY_USEC);
-    sd_event_source_set_enabled(s->resume_timer, SD_EVENT_ONESHOT);
+    sd_event_source_set_enabled(s->resume_defer, SD_EVENT_ONESHOT);
 }
 
 static void held_unlink(struct server *s, struct held *h)
@@ -437,13 +431,14 @@ int server_new(sd_event *event, const struct server_settings *settings,
     s->event = sd_event_ref(event);
     s->settings = *settings;
     s->handlers = *handlers;
-    r = sd_event_add_time(event, &s->resume_timer, CLOCK_MONOTONIC, 0, TIMER_ACCURACY_USEC,
-                          on_resume_timer, s);
+    r = sd_event_add_defer(event, &s->resume_defer, on_resume, s);
+    if (r >= 0)
+        r = sd_event_source_set_priority(s->resume_defer, SD_EVENT_PRIORITY_IDLE);
     if (r < 0) {
         server_free(s);
         return r;
     }
-    sd_event_source_set_enabled(s->resume_timer, SD_EVENT_OFF);
+    sd_event_source_set_enabled(s->resume_defer, SD_EVENT_OFF);
     *ret = s;
     return 0;
 }
@@ -476,7 +471,8 @@ int server_add_listener(struct server *s, int fd, enum listener_kind kind)
     }
     r = sd_event_add_io(s->event, &l->io, info->epoll_fd, EPOLLIN, on_listener_io, l);
     if (r >= 0)
-        r = sd_event_add_time(s->event, &l->timer, CLOCK_MONOTONIC, 0, 1000, on_listener_timer, l);
+        r = sd_event_add_time(s->event, &l->timer, CLOCK_MONOTONIC, 0, TIMER_ACCURACY_USEC,
+                              on_listener_timer, l);
     if (r < 0) {
         sd_event_source_disable_unref(l->io);
         MHD_stop_daemon(l->daemon);
@@ -517,7 +513,7 @@ struct server *server_free(struct server *s)
         sd_event_source_disable_unref(l->timer);
         MHD_stop_daemon(l->daemon);
     }
-    sd_event_source_disable_unref(s->resume_timer);
+    sd_event_source_disable_unref(s->resume_defer);
     sd_event_unref(s->event);
     free(s);
     return NULL;

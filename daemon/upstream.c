@@ -37,7 +37,7 @@
 
 #define USEC_PER_SEC UINT64_C(1000000)
 #define USEC_PER_MSEC UINT64_C(1000)
-#define TIMER_ACCURACY_USEC 1000
+#define TIMER_ACCURACY_USEC 1
 #define HEADER_VALUE_MAX 1024
 #define PATH_MAX_LEN 8192
 /* Jitter added to a Retry-After wait, so throttled clients do not return in step. */
