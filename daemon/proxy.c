@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "daemon/proxy.h"
+#include "proto/apierror.h"
 #include "proto/json.h"
 #include "proto/log.h"
 
@@ -177,6 +178,28 @@ static void answer_failure(struct request *req, const struct upstream_response *
     resp->retry_after_s = 1;
 }
 
+/* For the audit trail: the workspace's error code, or the id a write made. */
+static void note_outcome(struct request *req, const struct upstream_response *u)
+{
+    const struct endpoint *e = req->match.endpoint;
+    if (u->status >= 400) {
+        struct api_error err;
+        if (api_error_parse(u->status, u->body, u->body_len, &err) == 0)
+            strscpy(req->response.error_code, sizeof(req->response.error_code), err.code);
+        return;
+    }
+    if (e->access != ACCESS_WRITE || (e->id != ENDPOINT_RUN_NOW && e->id != ENDPOINT_RUNS_SUBMIT &&
+                                      e->id != ENDPOINT_JOBS_CREATE))
+        return;
+    _cleanup_json_ struct json_object *o = NULL;
+    if (json_parse_object(u->body, u->body_len, 64 * KIB, 8, &o, NULL) < 0)
+        return;
+    if (e->id == ENDPOINT_JOBS_CREATE)
+        (void)json_get_id(o, "job_id", JSON_OPTIONAL, &req->job_id, NULL);
+    else
+        (void)json_get_id(o, "run_id", JSON_OPTIONAL, &req->run_id, NULL);
+}
+
 static void on_upstream_done(const struct upstream_response *u, void *userdata)
 {
     struct call *call = userdata;
@@ -193,6 +216,7 @@ static void on_upstream_done(const struct upstream_response *u, void *userdata)
         resp->source = JOBSD_SOURCE_UPSTREAM;
         if (u->retry_after_s && (u->status == 429 || u->status == 503))
             resp->retry_after_s = u->retry_after_s;
+        note_outcome(req, u);
     } else {
         call->proxy->stats.failed++;
         log_warning("%s %s: the workspace %s after %u attempt%s: %s", req->method_raw, req->path,

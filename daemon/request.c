@@ -88,8 +88,10 @@ int response_set_error(struct response *r, int status, const char *code, const c
         message = NULL;
         return response_oom(r);
     }
-    if (api_error_build(code ? code : api_error_code_for_status(status), message, &o) < 0)
+    code = code ? code : api_error_code_for_status(status);
+    if (api_error_build(code, message, &o) < 0)
         return response_oom(r);
+    strscpy(r->error_code, sizeof(r->error_code), code);
     r->source = JOBSD_SOURCE_LOCAL;
     return response_set_json(r, status, o);
 }

@@ -52,6 +52,7 @@ struct response {
     enum jobsd_source source;
     int64_t age_s;          /* Age header when >= 0 */
     unsigned retry_after_s; /* Retry-After header when > 0 */
+    char error_code[64];    /* of an error answer: ours or the workspace's */
     struct response_header headers[RESPONSE_HEADERS_MAX];
     size_t n_headers;
 };
@@ -84,6 +85,8 @@ struct request {
     struct endpoint_match match;
     bool matched;
     struct json_object *json; /* the parsed body of a write, or NULL */
+    int64_t job_id;           /* the ids the request concerns (0: none), from the */
+    int64_t run_id;           /* path, query or body; the proxy adds created ones */
 
     struct response response;
 

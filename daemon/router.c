@@ -14,6 +14,8 @@ struct route {
 
 struct router {
     struct route routes[_ENDPOINT_MAX];
+    route_audit_t audit;
+    void *audit_userdata;
     char *local_token;
     gid_t read_only_gid;
     struct router_stats stats;
@@ -73,6 +75,12 @@ void router_set_scope(struct router *r, enum endpoint_scope scope, route_handler
     for (size_t i = 0; i < _ENDPOINT_MAX; i++)
         if (endpoint_table[i].scope == scope && !r->routes[i].fn)
             r->routes[i] = (struct route){ handler, userdata };
+}
+
+void router_set_audit(struct router *r, route_audit_t audit, void *userdata)
+{
+    r->audit = audit;
+    r->audit_userdata = userdata;
 }
 
 void router_get_stats(const struct router *r, struct router_stats *ret)
@@ -165,6 +173,27 @@ static ssize_t on_headers(struct request *req, void *userdata)
     return (ssize_t)e->max_body;
 }
 
+/* The id named by the row's key: in the path, else the query (GET) or the
+ * body. A malformed one stays 0: the workspace says what is wrong. */
+static void find_ids(struct request *req)
+{
+    const struct endpoint *e = req->match.endpoint;
+    const char *field = e->key == KEY_JOB_ID ? "job_id" : e->key == KEY_RUN_ID ? "run_id" : NULL;
+    int64_t id = 0;
+    if (!field)
+        return;
+    if (req->match.has_path_id)
+        id = req->match.path_id;
+    else if (req->json)
+        (void)json_get_id(req->json, field, JSON_OPTIONAL, &id, NULL);
+    else if (request_query(req, field))
+        (void)parse_id(request_query(req, field), &id);
+    if (e->key == KEY_JOB_ID)
+        req->job_id = id;
+    else
+        req->run_id = id;
+}
+
 static int on_request(struct request *req, void *userdata)
 {
     struct router *r = userdata;
@@ -194,6 +223,7 @@ static int on_request(struct request *req, void *userdata)
             return 0;
         }
     }
+    find_ids(req);
     const struct route *route = &r->routes[e->id];
     if (!route->fn) {
         response_set_error(resp, 501, "NOT_IMPLEMENTED", "%s is not served by this jobsd",
@@ -216,6 +246,8 @@ static void on_complete(struct request *req, void *userdata)
     elapsed = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u - req->start_usec;
 
     bool write = req->matched && req->match.endpoint->access == ACCESS_WRITE;
+    if (write && r->audit)
+        r->audit(req, r->audit_userdata);
     if (write && req->peer.known)
         log_info("%s %s by uid=%u gid=%u pid=%d -> %d (%s, %llu.%03llu ms)", req->method_raw,
                  req->path, (unsigned)req->peer.uid, (unsigned)req->peer.gid, (int)req->peer.pid,

@@ -31,6 +31,11 @@ void router_set(struct router *r, enum endpoint_id id, route_handler_t handler, 
 void router_set_scope(struct router *r, enum endpoint_scope scope, route_handler_t handler,
                       void *userdata);
 
+/* Called once for every write request when it ends (answered, refused or
+ * abandoned): the audit trail. */
+typedef void (*route_audit_t)(const struct request *req, void *userdata);
+void router_set_audit(struct router *r, route_audit_t audit, void *userdata);
+
 /* The server's callbacks, with the router as userdata. */
 struct server_handlers router_handlers(struct router *r);
 
