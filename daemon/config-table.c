@@ -414,14 +414,6 @@ int config_parse_listen(const char *s, struct sockaddr_storage *ret_addr, sockle
     return 0;
 }
 
-static bool has_control(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
-}
-
 int config_set_string_field(char **f, const char *value)
 {
     char *d = strdup(value);
@@ -441,7 +433,7 @@ int config_parse_value(struct config *c, char *const *envp, const struct option_
     char bounds[80];
     int r;
 
-    if (has_control(value)) {
+    if (has_control_chars(value)) {
         snprintf(why, why_size, "the value contains a control character");
         return -EINVAL;
     }

@@ -81,14 +81,6 @@ static int offer(struct resolved *r, size_t i, const char *value, const char *so
     return 0;
 }
 
-static bool has_control(const char *s)
-{
-    for (; *s; s++)
-        if ((unsigned char)*s < 0x20 || *s == 0x7f)
-            return true;
-    return false;
-}
-
 /* Removes the blanks and the newline that `echo` or an editor leave around
  * a credential. */
 static char *strip(char *s)
@@ -131,7 +123,7 @@ static int from_credentials(struct resolved *r, char *const *envp, unsigned *err
             (*errors)++;
             continue;
         }
-        if (has_control(v)) {
+        if (has_control_chars(v)) {
             log_error("%s: more than one line; a credential file holds one value", path);
             (*errors)++;
             continue;
@@ -580,7 +572,7 @@ static int read_local_token(const char *path, char **ret)
     r = conffile_check_access(path, &st, "server.local_token_file");
     if (r < 0)
         return r;
-    if (strlen(v) < 16 || has_control(v))
+    if (strlen(v) < 16 || has_control_chars(v))
         return log_error_errno(
             EINVAL, "%s: the local token must be one line of at least 16 characters", path);
     char *t = strdup(v);

@@ -77,23 +77,18 @@ int response_set_json(struct response *r, int status, struct json_object *o)
 
 int response_set_error(struct response *r, int status, const char *code, const char *format, ...)
 {
-    _cleanup_free_ char *message = NULL;
-    _cleanup_json_ struct json_object *o = NULL;
     va_list ap;
 
-    va_start(ap, format);
-    int n = vasprintf(&message, format, ap);
-    va_end(ap);
-    if (n < 0) {
-        message = NULL;
-        return response_oom(r);
-    }
     code = code ? code : api_error_code_for_status(status);
-    if (api_error_build(code, message, &o) < 0)
+    va_start(ap, format);
+    char *body = api_error_vbody(code, format, ap);
+    va_end(ap);
+    if (!body)
         return response_oom(r);
+    response_take_body(r, status, "application/json", body, strlen(body), NULL);
     strscpy(r->error_code, sizeof(r->error_code), code);
     r->source = JOBSD_SOURCE_LOCAL;
-    return response_set_json(r, status, o);
+    return 0;
 }
 
 int response_add_header(struct response *r, const char *name, const char *value)

@@ -134,16 +134,12 @@ int api_error_build(const char *code, const char *message, struct json_object **
     return 0;
 }
 
-char *api_error_body(const char *code, const char *format, ...)
+char *api_error_vbody(const char *code, const char *format, va_list ap)
 {
     _cleanup_free_ char *message = NULL;
     _cleanup_json_ struct json_object *o = NULL;
-    va_list ap;
 
-    va_start(ap, format);
-    int n = vasprintf(&message, format, ap);
-    va_end(ap);
-    if (n < 0) {
+    if (vasprintf(&message, format, ap) < 0) {
         message = NULL;
         return NULL;
     }
@@ -151,6 +147,15 @@ char *api_error_body(const char *code, const char *format, ...)
         return NULL;
     const char *s = json_dump(o, NULL);
     return s ? strdup(s) : NULL;
+}
+
+char *api_error_body(const char *code, const char *format, ...)
+{
+    va_list ap;
+    va_start(ap, format);
+    char *body = api_error_vbody(code, format, ap);
+    va_end(ap);
+    return body;
 }
 
 /* Copies a run of text into dst, with whitespace runs folded to one space

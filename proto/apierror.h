@@ -6,6 +6,7 @@
 #pragma once
 
 #include <json-c/json.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -34,6 +35,7 @@ const char *http_status_reason(int status) _const_;
 int api_error_build(const char *code, const char *message, struct json_object **ret);
 /* The same, serialized; NULL on OOM. The caller frees. */
 char *api_error_body(const char *code, const char *format, ...) _printf_(2, 3);
+char *api_error_vbody(const char *code, const char *format, va_list ap) _printf_(2, 0);
 
 /* Reads any error response. Always fills ret (status kept, code defaulted
  * from the status, message from whatever the body offers, else the reason

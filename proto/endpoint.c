@@ -162,6 +162,20 @@ int endpoint_match(const char *method, const char *path, struct endpoint_match *
     return -EOPNOTSUPP;
 }
 
+/* Hands what b holds to the caller's buffer and frees b: the length, r if
+ * it is an error, or -ENOBUFS. */
+static int copy_out(struct buf *b, int r, char *buf, size_t n)
+{
+    if (r >= 0 && b->len + 1 > n)
+        r = -ENOBUFS;
+    if (r >= 0) {
+        memcpy(buf, b->data ? b->data : "", b->len + 1);
+        r = (int)b->len;
+    }
+    buf_done(b);
+    return r;
+}
+
 int endpoint_format_path(const struct endpoint *e, enum api_version version, int64_t id, char *buf,
                          size_t n)
 {
@@ -195,14 +209,7 @@ int endpoint_format_path(const struct endpoint *e, enum api_version version, int
             r = buf_appendf(&b, "%lld", (long long)id);
         t = close + 1;
     }
-    if (r >= 0 && b.len + 1 > n)
-        r = -ENOBUFS;
-    if (r >= 0) {
-        memcpy(buf, b.data ? b.data : "", b.len + 1);
-        r = (int)b.len;
-    }
-    buf_done(&b);
-    return r;
+    return copy_out(&b, r, buf, n);
 }
 
 int http_methods_format(unsigned mask, char *buf, size_t n)
@@ -212,12 +219,5 @@ int http_methods_format(unsigned mask, char *buf, size_t n)
     for (size_t i = 0; i < ELEMENTSOF(methods) && r >= 0; i++)
         if (mask & methods[i].method)
             r = buf_appendf(&b, "%s%s", b.len ? ", " : "", methods[i].name);
-    if (r >= 0 && b.len + 1 > n)
-        r = -ENOBUFS;
-    if (r >= 0) {
-        memcpy(buf, b.data ? b.data : "", b.len + 1);
-        r = (int)b.len;
-    }
-    buf_done(&b);
-    return r;
+    return copy_out(&b, r, buf, n);
 }

@@ -29,17 +29,6 @@ static bool is_delimiter(const char *p, const char *end)
     return p == end || is_json_space(*p) || *p == ',' || *p == ']' || *p == '}' || *p == ':';
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
  * forms, no surrogates, nothing above U+10FFFF), or 0. */
 static size_t utf8_sequence(const unsigned char *p, const unsigned char *end)
@@ -109,8 +98,8 @@ static int json_lex_check(const char *buf, size_t len, struct json_error *err)
                                          "Invalid JSON at offset %zu: unterminated string", off);
                     char e = p[1];
                     if (e == 'u') {
-                        if (end - p < 6 || hexval(p[2]) < 0 || hexval(p[3]) < 0 ||
-                            hexval(p[4]) < 0 || hexval(p[5]) < 0)
+                        if (end - p < 6 || unhexchar(p[2]) < 0 || unhexchar(p[3]) < 0 ||
+                            unhexchar(p[4]) < 0 || unhexchar(p[5]) < 0)
                             return json_fail(err, -EBADMSG,
                                              "Invalid JSON at offset %zu: bad \\u escape",
                                              (size_t)(p - buf));

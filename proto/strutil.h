@@ -57,6 +57,10 @@ char *strjoin_internal(const char *first, ...) __attribute__((sentinel));
 
 /* Hex of len bytes into a new string. */
 char *hexmem(const void *p, size_t len);
+/* The value of one hex digit, or -1. */
+int unhexchar(char c) _const_;
+/* Whether s holds a control character (below 0x20, or DEL). */
+bool has_control_chars(const char *s) _pure_;
 
 /* A growable byte buffer with a hard maximum. Always NUL-terminated. */
 struct buf {

@@ -166,9 +166,9 @@ static int form_get(const char *body, size_t len, const char *key, char *buf, si
                 char c = body[j];
                 if (c == '+')
                     c = ' ';
-                else if (c == '%' && j + 2 < end + 1 && fw_unhex(body[j + 1]) >= 0 &&
-                         fw_unhex(body[j + 2]) >= 0) {
-                    c = (char)(fw_unhex(body[j + 1]) * 16 + fw_unhex(body[j + 2]));
+                else if (c == '%' && j + 2 < end + 1 && unhexchar(body[j + 1]) >= 0 &&
+                         unhexchar(body[j + 2]) >= 0) {
+                    c = (char)(unhexchar(body[j + 1]) * 16 + unhexchar(body[j + 2]));
                     j += 2;
                 }
                 if (out + 1 >= n)

@@ -94,8 +94,6 @@ int reply_no_run(struct fw_reply *r, int64_t run_id);
 
 /* CLOCK_MONOTONIC in ms. */
 int64_t fw_mono_ms(void);
-/* The value of a hex digit, -1 if c is none. */
-int fw_unhex(char c);
 
 /* The query parameter, NULL when absent (the last one wins). */
 const char *fw_query(const struct fw_request *req, const char *key);

@@ -595,17 +595,6 @@ char *fw_token_encode(char kind, int64_t a, int64_t b)
     return hexmem(text, (size_t)n);
 }
 
-int fw_unhex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 int fw_token_decode(const char *token, char kind, int64_t *ret_a, int64_t *ret_b)
 {
     char text[64];
@@ -613,7 +602,7 @@ int fw_token_decode(const char *token, char kind, int64_t *ret_a, int64_t *ret_b
     if (n % 2 || n / 2 >= sizeof(text) || n < 2)
         return -EINVAL;
     for (size_t i = 0; i < n / 2; i++) {
-        int hi = fw_unhex(token[2 * i]), lo = fw_unhex(token[2 * i + 1]);
+        int hi = unhexchar(token[2 * i]), lo = unhexchar(token[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -EINVAL;
         text[i] = (char)(hi * 16 + lo);

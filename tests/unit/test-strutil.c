@@ -128,6 +128,12 @@ static void test_strings(void)
     is_str(j, "a/bc", "strjoin");
     _cleanup_free_ char *h = hexmem("\x00\xff\x10", 3);
     is_str(h, "00ff10", "hexmem");
+    is_int(unhexchar('0'), 0, "unhexchar 0");
+    is_int(unhexchar('f'), 15, "unhexchar f");
+    is_int(unhexchar('A'), 10, "unhexchar A");
+    is_int(unhexchar('g'), -1, "unhexchar g is not hex");
+    ok(has_control_chars("a\tb") && has_control_chars("\x7f"), "tab and DEL are control chars");
+    ok(!has_control_chars("plain é text"), "text without control chars");
     ok(startswith("/api/2.2/x", "/api/") != NULL, "startswith true");
     is_str(startswith("/api/2.2/x", "/api/"), "2.2/x", "startswith returns the rest");
     ok(startswith("/ap", "/api/") == NULL, "startswith false");
