@@ -1,0 +1,280 @@
+/* tests/bench/db-bench.c: the db/ benchmark of issue 4. Ingests N generated
+ * runs (~2 KB of JSON each, with tasks) in batches, then times the queries
+ * the local API makes and prints a table. --smoke runs a tiny version for
+ * make check. Usage: db-bench [--runs N] [--batch B] [--dir D] [--smoke] */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db/runs.h"
+#include "db/store.h"
+#include "proto/json.h"
+#include "proto/strutil.h"
+#include "tests/bench/rungen.h"
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+struct timing {
+    const char *name;
+    double *samples;
+    size_t n;
+};
+
+static void timing_report(struct timing *t, const char *target)
+{
+    qsort(t->samples, t->n, sizeof(double), cmp_double);
+    double p50 = t->samples[t->n / 2] * 1e3;
+    double p99 = t->samples[(t->n * 99) / 100] * 1e3;
+    printf("| %-38s | %9.3f ms | %9.3f ms | %-10s |\n", t->name, p50, p99, target);
+}
+
+static int count_cb(const struct store_run_meta *m, struct json_object *run, void *userdata)
+{
+    (*(size_t *)userdata)++;
+    return 0;
+}
+
+static uint64_t file_size(const char *path)
+{
+    struct stat st;
+    return stat(path, &st) == 0 ? (uint64_t)st.st_size : 0;
+}
+
+static int rm_db(const char *dir, const char *path)
+{
+    char p[8192];
+    unlink(path);
+    (void)snprintf(p, sizeof(p), "%s-wal", path);
+    unlink(p);
+    (void)snprintf(p, sizeof(p), "%s-shm", path);
+    unlink(p);
+    return rmdir(dir);
+}
+
+int main(int argc, char **argv)
+{
+    int64_t n_runs = 1000000;
+    int64_t batch = 1000;
+    int64_t queries = 2000;
+    const char *dir_arg = NULL;
+    bool smoke = false, keep = false;
+    static const struct option options[] = {
+        { "runs", required_argument, NULL, 'n' }, { "batch", required_argument, NULL, 'b' },
+        { "dir", required_argument, NULL, 'd' },  { "queries", required_argument, NULL, 'q' },
+        { "smoke", no_argument, NULL, 's' },      { "keep", no_argument, NULL, 'k' },
+        { "help", no_argument, NULL, 'h' },       {},
+    };
+    int c;
+    while ((c = getopt_long(argc, argv, "n:b:d:q:skh", options, NULL)) >= 0) {
+        switch (c) {
+        case 'n':
+            if (parse_int64(optarg, &n_runs) < 0 || n_runs < 100) {
+                fprintf(stderr, "bad --runs\n");
+                return 2;
+            }
+            break;
+        case 'b':
+            if (parse_int64(optarg, &batch) < 0 || batch < 1 || batch > 100000) {
+                fprintf(stderr, "bad --batch\n");
+                return 2;
+            }
+            break;
+        case 'q':
+            if (parse_int64(optarg, &queries) < 0 || queries < 10 || queries > 10000000) {
+                fprintf(stderr, "bad --queries\n");
+                return 2;
+            }
+            break;
+        case 'd':
+            dir_arg = optarg;
+            break;
+        case 's':
+            smoke = true;
+            break;
+        case 'k':
+            keep = true;
+            break;
+        default:
+            printf("usage: db-bench [--runs N] [--batch B] [--queries Q] [--dir D] [--smoke] "
+                   "[--keep]\n");
+            return c == 'h' ? 0 : 2;
+        }
+    }
+    if (smoke) {
+        n_runs = 3000;
+        queries = 50;
+    }
+
+    char dir[4096], path[4200];
+    (void)snprintf(dir, sizeof(dir), "%s/db-bench.XXXXXX", dir_arg ?: "/var/tmp");
+    if (!mkdtemp(dir)) {
+        fprintf(stderr, "mkdtemp %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    (void)snprintf(path, sizeof(path), "%s/archive.db", dir);
+
+    struct store *s = NULL;
+    int r = store_open(path, STORE_OPEN_CREATE, &s);
+    if (r < 0) {
+        fprintf(stderr, "store_open: %s\n", strerror(-r));
+        return 1;
+    }
+    struct rungen g;
+    rungen_init(&g, 42, n_runs);
+
+    /* Each run is made, then stored: only the store calls are timed, and
+     * the generator's objects never pile up in memory. */
+    uint64_t raw_bytes = 0;
+    double t_store = 0, t_all0 = now_s();
+    for (int64_t i = 0; i < n_runs; i += batch) {
+        int64_t n = MIN(batch, n_runs - i);
+        double t0 = now_s();
+        r = store_begin(s);
+        t_store += now_s() - t0;
+        for (int64_t k = 0; r >= 0 && k < n; k++) {
+            size_t len = 0;
+            struct json_object *o = rungen_run(&g, i + k);
+            (void)json_dump(o, &len);
+            raw_bytes += len;
+            t0 = now_s();
+            r = store_put_run(s, o, 0);
+            t_store += now_s() - t0;
+            json_object_put(o);
+        }
+        t0 = now_s();
+        if (r >= 0)
+            r = store_commit(s);
+        else
+            store_rollback(s);
+        t_store += now_s() - t0;
+        if (r < 0) {
+            fprintf(stderr, "ingest at %" PRIi64 ": %s\n", i, strerror(-r));
+            return 1;
+        }
+    }
+    double t_all = now_s() - t_all0;
+    (void)store_checkpoint(s);
+    uint64_t disk = file_size(path);
+    char wal[4300];
+    (void)snprintf(wal, sizeof(wal), "%s-wal", path);
+    disk += file_size(wal);
+
+    size_t nq = (size_t)queries;
+    struct timing t_id = { "run by id (JSON with tasks)", calloc(nq, sizeof(double)), nq };
+    struct timing t_job = { "latest 25 runs of one job", calloc(nq, sizeof(double)), nq };
+    struct timing t_jobj = { "latest 25 of one job, with JSON", calloc(nq, sizeof(double)), nq };
+    struct timing t_day = { "100-run page of a one-day window", calloc(nq, sizeof(double)), nq };
+    struct timing t_cnt = { "counts by state (whole archive)", calloc(nq, sizeof(double)), nq };
+    if (!t_id.samples || !t_job.samples || !t_jobj.samples || !t_day.samples || !t_cnt.samples)
+        return 1;
+    uint64_t rs = 7;
+    for (size_t q = 0; q < nq; q++) {
+        rs = rs * 6364136223846793005ULL + 1442695040888963407ULL;
+        int64_t i = (int64_t)((rs >> 11) % (uint64_t)n_runs);
+        struct json_object *run = NULL;
+        double t0 = now_s();
+        r = store_get_run(s, rungen_run_id(&g, i), &run, NULL);
+        t_id.samples[q] = now_s() - t0;
+        json_object_put(run);
+        if (r < 0) {
+            fprintf(stderr, "get_run: %s\n", strerror(-r));
+            return 1;
+        }
+
+        struct store_run_filter f = { .job_id = rungen_job_id(&g, (int)(i % g.n_jobs)) };
+        size_t got = 0;
+        t0 = now_s();
+        r = store_list_runs(s, &f, NULL, 25, 0, count_cb, &got, NULL);
+        t_job.samples[q] = now_s() - t0;
+        if (r < 0)
+            return 1;
+        t0 = now_s();
+        r = store_list_runs(s, &f, NULL, 25, STORE_LIST_JSON, count_cb, &got, NULL);
+        t_jobj.samples[q] = now_s() - t0;
+        if (r < 0)
+            return 1;
+
+        /* a page somewhere inside a random day: first page, then follow one token */
+        int64_t day0 = g.t0_ms + (int64_t)((rs >> 20) % 59) * 86400000LL;
+        struct store_run_filter w = { .start_from = day0, .start_to = day0 + 86400000LL - 1 };
+        _cleanup_free_ char *token = NULL, *token2 = NULL;
+        r = store_list_runs(s, &w, NULL, 100, 0, count_cb, &got, &token);
+        if (r < 0)
+            return 1;
+        t0 = now_s();
+        r = store_list_runs(s, &w, token, 100, 0, count_cb, &got, &token2);
+        t_day.samples[q] = now_s() - t0;
+        if (r < 0)
+            return 1;
+
+        struct store_counts counts;
+        t0 = now_s();
+        r = store_count_runs(s, &counts);
+        t_cnt.samples[q] = now_s() - t0;
+        if (r < 0 || counts.total != n_runs) {
+            fprintf(stderr, "counts: %s total %" PRIi64 "\n", strerror(-r), counts.total);
+            return 1;
+        }
+    }
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+
+    printf("\n## db-bench: %" PRIi64 " runs, batches of %" PRIi64 ", %zu queries each\n\n", n_runs,
+           batch, nq);
+    printf("| %-38s | %12s | %12s | %-10s |\n", "measure", "value", "", "target");
+    printf("|%s|%s|%s|%s|\n", "----------------------------------------", "--------------",
+           "--------------", "------------");
+    printf("| %-38s | %12.0f | %12s | %-10s |\n", "ingest, runs/s (store calls)",
+           (double)n_runs / t_store, "", ">= 20000");
+    printf("| %-38s | %12.0f | %12s | %-10s |\n", "ingest, runs/s (with generating JSON)",
+           (double)n_runs / t_all, "", "");
+    printf("| %-38s | %12.0f | %12s | %-10s |\n", "raw JSON bytes per run",
+           (double)raw_bytes / (double)n_runs, "", "~2000");
+    printf("| %-38s | %12.0f | %12s | %-10s |\n", "bytes on disk per run",
+           (double)disk / (double)n_runs, "", "");
+    printf("| %-38s | %12.3f | %12s | %-10s |\n", "disk / raw JSON",
+           (double)disk / (double)raw_bytes, "", "<= 0.5");
+    printf("| %-38s | %12s | %12s | %-10s |\n", "query", "p50", "p99", "p99 target");
+    timing_report(&t_id, "<= 0.1 ms");
+    timing_report(&t_job, "<= 1 ms");
+    timing_report(&t_jobj, "");
+    timing_report(&t_day, "<= 1 ms");
+    timing_report(&t_cnt, "<= 5 ms");
+    printf("| %-38s | %9.1f MB | %12s | %-10s |\n", "peak RSS", (double)ru.ru_maxrss / 1024.0, "",
+           "<= 64 MB");
+
+    r = store_check_integrity(s);
+    store_free(s);
+    free(t_id.samples);
+    free(t_job.samples);
+    free(t_jobj.samples);
+    free(t_day.samples);
+    free(t_cnt.samples);
+    if (!keep)
+        (void)rm_db(dir, path);
+    else
+        printf("\narchive kept in %s\n", path);
+    if (r < 0) {
+        fprintf(stderr, "integrity_check failed\n");
+        return 1;
+    }
+    return 0;
+}
