@@ -110,6 +110,7 @@ int run_view_read(struct json_object *run, struct run_view *ret, struct json_err
                 continue;
             v.repair_count++;
             v.latest_repair_id = MAX(v.latest_repair_id, int_field(e, "id"));
+            v.repair_start = MAX(v.repair_start, int_field(e, "start_time"));
         }
     }
     struct json_object *more;
@@ -133,6 +134,9 @@ bool run_view_fresher(const struct run_view *in, const struct run_view *st, unsi
         if (in->latest_repair_id != st->latest_repair_id && st->latest_repair_id > 0)
             return in->latest_repair_id > st->latest_repair_id;
     }
+    /* Ended before the latest repair started: a read from before it. */
+    if (in->end_time > 0 && st->repair_start > 0 && in->end_time < st->repair_start)
+        return false;
     if (in->rank >= st->rank)
         return true;
     /* Lower rank: a stale read, unless it proves a repair: jobsd saw the
@@ -273,7 +277,8 @@ static const struct array_rule *find_rule(const struct array_rule *rules, size_t
 /* Top-level merge: fresh's keys (in its order, arrays merged by rules), then
  * keys only old has. With rules NULL, arrays are not merged. */
 static int merge_object(struct json_object *fresh, struct json_object *old,
-                        const struct array_rule *rules, size_t n_rules, struct json_object **ret)
+                        const struct array_rule *rules, size_t n_rules, bool old_stale,
+                        struct json_object **ret)
 {
     _cleanup_json_ struct json_object *out = json_object_new_object();
     if (!out)
@@ -297,6 +302,9 @@ static int merge_object(struct json_object *fresh, struct json_object *old,
     json_object_object_foreach (old, okey, oval) {
         if (is_paging_field(okey) || json_object_object_get_ex(fresh, okey, NULL))
             continue;
+        if (old_stale && !json_object_is_type(oval, json_type_array) &&
+            !json_object_is_type(oval, json_type_object))
+            continue;
         if (json_add(out, okey, json_object_get(oval)) < 0)
             return -ENOMEM;
     }
@@ -304,12 +312,13 @@ static int merge_object(struct json_object *fresh, struct json_object *old,
     return 0;
 }
 
-int merge_run(struct json_object *fresh, struct json_object *other, struct json_object **ret)
+int merge_run(struct json_object *fresh, struct json_object *other, bool other_stale,
+              struct json_object **ret)
 {
     if (!json_object_is_type(fresh, json_type_object) ||
         !json_object_is_type(other, json_type_object))
         return -EINVAL;
-    return merge_object(fresh, other, run_arrays, ELEMENTSOF(run_arrays), ret);
+    return merge_object(fresh, other, run_arrays, ELEMENTSOF(run_arrays), other_stale, ret);
 }
 
 int merge_job(struct json_object *incoming, struct json_object *stored, bool page,
@@ -326,7 +335,7 @@ int merge_job(struct json_object *incoming, struct json_object *stored, bool pag
         json_object_is_type(st_settings, json_type_object)) {
         if (page) {
             int r = merge_object(in_settings, st_settings, job_arrays, ELEMENTSOF(job_arrays),
-                                 &settings);
+                                 false, &settings);
             if (r < 0)
                 return r;
         } else {
@@ -350,7 +359,7 @@ int merge_job(struct json_object *incoming, struct json_object *stored, bool pag
         }
     }
     _cleanup_json_ struct json_object *out = NULL;
-    int r = merge_object(incoming, stored, NULL, 0, &out);
+    int r = merge_object(incoming, stored, NULL, 0, false, &out);
     if (r < 0)
         return r;
     if (settings && json_add(out, "settings", TAKE_PTR(settings)) < 0)

@@ -30,6 +30,7 @@ struct run_view {
     int rank;                 /* life_cycle_rank() */
     int64_t repair_count;     /* REPAIR entries of repair_history, -1 without history */
     int64_t latest_repair_id; /* largest REPAIR id, 0 if none */
+    int64_t repair_start;     /* latest start_time of a REPAIR entry, 0 if none */
     int64_t max_task_run_id;  /* largest tasks[].run_id, 0 if none */
     unsigned detail;          /* RUN_DETAIL_* */
     const char *run_name;     /* borrowed from the object, may be NULL */
@@ -44,16 +45,20 @@ int run_view_read(struct json_object *run, struct run_view *ret, struct json_err
 
 /* Whether an incoming view of a run should win over the stored one: a later
  * repair generation wins; within one generation the life cycle only moves
- * forward (an equal rank is a newer read of the same moment and wins). */
+ * forward (an equal rank is a newer read of the same moment and wins), and a
+ * view that ended before the stored run's latest repair started is stale. */
 bool run_view_fresher(const struct run_view *incoming, const struct run_view *stored,
                       unsigned stored_detail) _pure_;
 
 /* Merges two views of one run: the fresher view's fields win, fields only
- * the other has are kept, and the paged arrays (tasks, iterations,
- * job_clusters, job_parameters, repair_history) merge element by element by
- * their keys (a task run keeps its most advanced state). Paging fields
- * (next_page_token, prev_page_token, has_more) are dropped. */
-int merge_run(struct json_object *fresh, struct json_object *other, struct json_object **ret);
+ * the other has are kept (only objects and arrays when the other is a stale
+ * read: its scalars, like end_time, describe a moment that is over), and the
+ * paged arrays (tasks, iterations, job_clusters, job_parameters,
+ * repair_history) merge element by element by their keys (a task run keeps
+ * its most advanced state). Paging fields (next_page_token, prev_page_token,
+ * has_more) are dropped. */
+int merge_run(struct json_object *fresh, struct json_object *other, bool other_stale,
+              struct json_object **ret);
 
 /* Merges a jobs/get or jobs/list view (incoming, always the newer read) into
  * the stored job: settings arrays that a list entry lacks are kept; with

@@ -110,6 +110,8 @@ static int insert_run(struct store *s, struct json_object *run, const struct run
     r = step_done(st);
     if (r < 0)
         return r;
+    if (sqlite3_changes(s->db) == 0)
+        return -EEXIST; /* archived already: merge instead */
     if (in->detail & RUN_DETAIL_TASKS) {
         r = upsert_tasks(s, in->run_id, clean);
         if (r < 0)
@@ -165,7 +167,7 @@ static int update_run(struct store *s, struct json_object *run, const struct run
     sv.latest_repair_id = MAX(sv.latest_repair_id, sr->latest_repair_id);
 
     bool fresher = run_view_fresher(in, &sv, sr->detail);
-    r = merge_run(fresher ? run : stored, fresher ? stored : run, &merged);
+    r = merge_run(fresher ? run : stored, fresher ? stored : run, !fresher, &merged);
     if (r < 0)
         return r;
     r = run_view_read(merged, &mv, &err);
@@ -178,8 +180,11 @@ static int update_run(struct store *s, struct json_object *run, const struct run
         detail |= RUN_DETAIL_PARTIAL;
     else
         detail &= ~(unsigned)RUN_DETAIL_PARTIAL;
+    /* The noted repair is seen once a fresher view is active again, shows
+     * it in its history, or ended after the stored end. */
     if ((sr->detail & RUN_DETAIL_REPAIR_PENDING) &&
-        !(fresher && (in->rank < sv.rank || in->repair_count > sr->repair_count)))
+        !(fresher && (in->rank < sv.rank || in->repair_count > sr->repair_count ||
+                      (life_cycle_is_terminal(in->life_cycle) && in->end_time > sv.end_time))))
         detail |= RUN_DETAIL_REPAIR_PENDING;
     else
         detail &= ~(unsigned)RUN_DETAIL_REPAIR_PENDING;
@@ -229,13 +234,15 @@ int store_put_run(struct store *s, struct json_object *run, unsigned flags)
     r = store_write_begin(s);
     if (r < 0)
         return r;
-    struct stored_run sr = { 0 };
-    r = read_stored_run(s, in.run_id, &sr);
-    if (r == -ENOENT)
-        r = insert_run(s, run, &in);
-    else if (r >= 0)
-        r = update_run(s, run, &in, &sr);
-    free(sr.text);
+    /* Most runs seen are new: try the insert first, merge if it exists. */
+    r = insert_run(s, run, &in);
+    if (r == -EEXIST) {
+        struct stored_run sr = { 0 };
+        r = read_stored_run(s, in.run_id, &sr);
+        if (r >= 0)
+            r = update_run(s, run, &in, &sr);
+        free(sr.text);
+    }
     return store_write_end(s, r);
 }
 

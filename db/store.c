@@ -33,7 +33,7 @@ static const char *const stmt_sql[_STMT_MAX] = {
                         "result, run_name, trigger, run_type, repair_count, latest_repair_id, "
                         "detail, first_seen_ms, last_seen_ms, raw_len, dict, body) "
                         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?13, "
-                        "?14, ?15, ?16)",
+                        "?14, ?15, ?16) ON CONFLICT (run_id) DO NOTHING",
     [STMT_RUN_UPDATE] = "UPDATE runs SET job_id = ?2, start_time = ?3, end_time = ?4, "
                         "life_cycle = ?5, result = ?6, run_name = ?7, trigger = ?8, "
                         "run_type = ?9, repair_count = ?10, latest_repair_id = ?11, "
@@ -591,7 +591,7 @@ static int store_open_internal(const char *path, unsigned flags, int to, struct 
     if (r < 0)
         return r;
     r = store_exec(s, "PRAGMA foreign_keys = ON;"
-                      "PRAGMA cache_size = -8192;"
+                      "PRAGMA cache_size = -32768;"
                       "PRAGMA temp_store = MEMORY;"
                       "PRAGMA journal_size_limit = 67108864");
     if (r < 0)
@@ -599,7 +599,7 @@ static int store_open_internal(const char *path, unsigned flags, int to, struct 
     r = store_migrate(s, to);
     if (r < 0)
         return r;
-    r = codec_new(3, &s->codec);
+    r = codec_new(1, &s->codec);
     if (r < 0)
         return r;
     if (to >= 1) {

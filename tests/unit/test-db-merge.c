@@ -88,6 +88,16 @@ int main(void)
         { "newer task runs prove a repair",
           RUN("RUNNING", ",\"tasks\":[{\"run_id\":8},{\"run_id\":12}]"),
           RUN("TERMINATED", ",\"tasks\":[{\"run_id\":8}]"), 0, true },
+        { "a terminal view from before the latest repair is stale",
+          RUN("TERMINATED", ",\"end_time\":50"),
+          RUN("RUNNING", ",\"repair_history\":[{\"type\":\"ORIGINAL\",\"id\":1},"
+                         "{\"type\":\"REPAIR\",\"id\":5,\"start_time\":100}]"),
+          0, false },
+        { "a terminal view that ended after the repair started wins",
+          RUN("TERMINATED", ",\"end_time\":150"),
+          RUN("RUNNING", ",\"repair_history\":[{\"type\":\"ORIGINAL\",\"id\":1},"
+                         "{\"type\":\"REPAIR\",\"id\":5,\"start_time\":100}]"),
+          0, true },
         { "same task runs, lower rank: stale", RUN("RUNNING", ",\"tasks\":[{\"run_id\":8}]"),
           RUN("TERMINATED", ",\"tasks\":[{\"run_id\":8}]"), 0, false },
     };
@@ -101,6 +111,7 @@ int main(void)
     static const struct {
         const char *name;
         const char *fresh, *other, *want;
+        bool stale;
     } merges[] = {
         { "a list entry keeps the stored tasks and history",
           "{\"run_id\":7,\"state\":{\"life_cycle_state\":\"TERMINATED\"},\"end_time\":9}",
@@ -124,6 +135,13 @@ int main(void)
           "{\"run_id\":7,\"tasks\":[{\"run_id\":8,\"end_time\":5}]}",
           "{\"run_id\":7,\"tasks\":[{\"run_id\":8,\"end_time\":0}]}",
           "{\"run_id\":7,\"tasks\":[{\"run_id\":8,\"end_time\":5}]}" },
+        { "a stale view adds its objects and arrays, not its scalars",
+          "{\"run_id\":7,\"state\":{\"life_cycle_state\":\"RUNNING\"}}",
+          "{\"run_id\":7,\"state\":{\"life_cycle_state\":\"TERMINATED\"},\"end_time\":9,"
+          "\"tasks\":[{\"run_id\":8}],\"cluster_instance\":{\"cluster_id\":\"c\"}}",
+          "{\"run_id\":7,\"state\":{\"life_cycle_state\":\"RUNNING\"},\"tasks\":[{\"run_id\":8}],"
+          "\"cluster_instance\":{\"cluster_id\":\"c\"}}",
+          true },
         { "repair history merges by id",
           "{\"run_id\":7,\"repair_history\":[{\"id\":1},{\"id\":2}]}",
           "{\"run_id\":7,\"repair_history\":[{\"id\":1,\"x\":0}]}",
@@ -132,7 +150,7 @@ int main(void)
     for (size_t i = 0; i < ELEMENTSOF(merges); i++) {
         _cleanup_json_ struct json_object *f = J(merges[i].fresh), *t = J(merges[i].other),
                                           *m = NULL, *want = J(merges[i].want);
-        is_int(merge_run(f, t, &m), 0, "merge_run: %s", merges[i].name);
+        is_int(merge_run(f, t, merges[i].stale, &m), 0, "merge_run: %s", merges[i].name);
         is_str(m ? dump(m) : NULL, dump(want), "merge_run result: %s", merges[i].name);
     }
 

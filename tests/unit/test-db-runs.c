@@ -154,6 +154,27 @@ static void test_rules(void)
     is_int(put("{\"run_id\":100,\"start_time\":2000," ST("PENDING") "}"), STORE_UNCHANGED,
            "then forward only again");
 
+    /* a noted repair that ends before jobsd sees it active */
+    is_int(put("{\"run_id\":250,\"start_time\":3000,\"end_time\":3100," STR("TERMINATED",
+                                                                            "FAILED") "}"),
+           STORE_INSERTED, "another failed run");
+    is_int(store_note_repair(s, 250, 260), 0, "note its repair");
+    is_int(put("{\"run_id\":250,\"start_time\":3000,\"end_time\":3500," STR("TERMINATED",
+                                                                            "SUCCESS") "}"),
+           STORE_UPDATED, "the repair's end");
+    is_int(put("{\"run_id\":250,\"start_time\":3000,\"end_time\":0," ST("RUNNING") "}"),
+           STORE_UNCHANGED, "a stale active view after the repair's end changes nothing");
+
+    /* a list entry from before a repair (no history, ended before it) */
+    is_int(put("{\"run_id\":270,\"start_time\":3000," ST(
+               "RUNNING") ",\"repair_history\":[{\"type\":\"ORIGINAL\",\"id\":270},{\"type\":"
+                          "\"REPAIR\",\"id\":280,\"start_time\":4000}]}"),
+           STORE_INSERTED, "a run being repaired");
+    is_int(put("{\"run_id\":270,\"start_time\":3000,\"end_time\":3900," STR("TERMINATED",
+                                                                            "FAILED") "}"),
+           STORE_UNCHANGED, "its pre-repair terminal list entry is stale");
+    is_int(lc_of(270), LIFE_CYCLE_RUNNING, "still running");
+
     /* paging of runs/get: page 1 with a token, page 2 without */
     is_int(put("{\"run_id\":400,\"start_time\":4000," ST(
                "RUNNING") ",\"tasks\":[{\"run_id\":401}],\"next_page_token\":\"p2\"}"),
@@ -292,9 +313,9 @@ static void test_listing(void)
         size_t want;
     } filters[] = {
         { "all", { 0 }, 0 },
-        { "life cycle RUNNING (and run 400)", { .life_cycle = LIFE_CYCLE_RUNNING }, 31 },
+        { "life cycle RUNNING (and 400, 270)", { .life_cycle = LIFE_CYCLE_RUNNING }, 32 },
         { "life cycle SKIPPED", { .life_cycle = LIFE_CYCLE_SKIPPED }, 30 },
-        { "result SUCCESS (and 3 earlier)", { .result = RESULT_SUCCESS }, 93 },
+        { "result SUCCESS (and 4 earlier)", { .result = RESULT_SUCCESS }, 94 },
         { "window", { .start_from = 110000, .start_to = 119000 }, 20 },
         { "window from only", { .start_from = 150000 }, 20 },
         { "name substring", { .name_contains = "report" }, 30 },
