@@ -90,14 +90,16 @@ static void bind_run_columns(struct store *s, sqlite3_stmt *st, const struct run
     sqlite3_bind_int64(st, 13, store_now_ms(s));
 }
 
-static int insert_run(struct store *s, struct json_object *run, const struct run_view *in)
+static int insert_run(struct store *s, struct json_object *run, const char *given, size_t len,
+                      const struct run_view *in)
 {
     _cleanup_json_ struct json_object *clean = NULL;
     int r = strip_paging(run, &clean);
     if (r < 0)
         return r;
-    size_t len = 0;
-    const char *text = json_dump(clean, &len);
+    const char *text = given;
+    if (!text || clean != run) /* no text, or paging fields to drop */
+        text = json_dump(clean, &len);
     if (!text)
         return -ENOMEM;
     sqlite3_stmt *st = store_stmt(s, STMT_RUN_INSERT, &r);
@@ -224,6 +226,14 @@ static int update_run(struct store *s, struct json_object *run, const struct run
 
 int store_put_run(struct store *s, struct json_object *run, unsigned flags)
 {
+    return store_put_run_text(s, run, NULL, 0, flags);
+}
+
+int store_put_run_text(struct store *s, struct json_object *run, const char *text, size_t len,
+                       unsigned flags)
+{
+    if (text && len > CODEC_TEXT_MAX)
+        return -EMSGSIZE;
     struct run_view in;
     struct json_error err;
     int r = run_view_read(run, &in, &err);
@@ -235,7 +245,7 @@ int store_put_run(struct store *s, struct json_object *run, unsigned flags)
     if (r < 0)
         return r;
     /* Most runs seen are new: try the insert first, merge if it exists. */
-    r = insert_run(s, run, &in);
+    r = insert_run(s, run, text, len, &in);
     if (r == -EEXIST) {
         struct stored_run sr = { 0 };
         r = read_stored_run(s, in.run_id, &sr);
@@ -532,8 +542,8 @@ static void column_meta(sqlite3_stmt *st, struct store_run_meta *m)
     };
 }
 
-int store_get_run(struct store *s, int64_t run_id, struct json_object **ret,
-                  struct store_run_meta *ret_meta)
+static int get_run(struct store *s, int64_t run_id, struct json_object **ret_json, char **ret_text,
+                   size_t *ret_len, struct store_run_meta *ret_meta)
 {
     if (run_id <= 0)
         return -EINVAL;
@@ -544,7 +554,10 @@ int store_get_run(struct store *s, int64_t run_id, struct json_object **ret,
     sqlite3_bind_int64(st, 1, run_id);
     int rc = sqlite3_step(st);
     if (rc == SQLITE_ROW) {
-        r = store_column_json(s, st, 16, 15, ret);
+        if (ret_json)
+            r = store_column_json(s, st, 16, 15, ret_json);
+        else
+            r = store_column_body(s, st, 16, 15, ret_text, ret_len);
         if (r == 0 && ret_meta) {
             column_meta(st, ret_meta);
             ret_meta->run_name = ret_meta->trigger = ret_meta->run_type = NULL;
@@ -554,6 +567,22 @@ int store_get_run(struct store *s, int64_t run_id, struct json_object **ret,
     }
     sqlite3_reset(st);
     return r;
+}
+
+int store_get_run(struct store *s, int64_t run_id, struct json_object **ret,
+                  struct store_run_meta *ret_meta)
+{
+    if (!ret)
+        return -EINVAL;
+    return get_run(s, run_id, ret, NULL, NULL, ret_meta);
+}
+
+int store_get_run_text(struct store *s, int64_t run_id, char **ret, size_t *ret_len,
+                       struct store_run_meta *ret_meta)
+{
+    if (!ret || !ret_len)
+        return -EINVAL;
+    return get_run(s, run_id, NULL, ret, ret_len, ret_meta);
 }
 
 int store_task_parent(struct store *s, int64_t task_run_id, int64_t *ret_job_run_id)

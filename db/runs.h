@@ -26,6 +26,11 @@ enum store_put_flags {
 /* A run as runs/get or a runs/list entry gives it (or an export line).
  * -EINVAL for a run without a valid run_id or with wrongly typed fields. */
 int store_put_run(struct store *s, struct json_object *run, unsigned flags);
+/* The same, given also the text run was parsed from (a runs/get body as the
+ * workspace sent it): a new run is stored from that text, which saves
+ * serializing run again. text must be the JSON of run. */
+int store_put_run_text(struct store *s, struct json_object *run, const char *text, size_t len,
+                       unsigned flags);
 /* A job as jobs/get or a jobs/list entry gives it. */
 int store_put_job(struct store *s, struct json_object *job, unsigned flags);
 /* runs/get-output of task run run_id. A stale output (its metadata's life
@@ -66,6 +71,10 @@ struct store_run_meta {
  * -ENOENT if not archived. ret_meta may be NULL; its strings are NULL. */
 int store_get_run(struct store *s, int64_t run_id, struct json_object **ret,
                   struct store_run_meta *ret_meta);
+/* The same as stored text (compact JSON), for answering as is without a
+ * parse: a new NUL-terminated allocation. */
+int store_get_run_text(struct store *s, int64_t run_id, char **ret, size_t *ret_len,
+                       struct store_run_meta *ret_meta);
 /* The get-output answers of a job run's task runs, as an array ordered by
  * task run id (empty if none). */
 int store_get_run_outputs(struct store *s, int64_t run_id, struct json_object **ret);

@@ -25,6 +25,9 @@ static const char *const migrations[] = {
     schema_v1,
 };
 
+_Static_assert(ELEMENTSOF(migrations) - 1 == STORE_SCHEMA_VERSION,
+               "STORE_SCHEMA_VERSION must name the last migration");
+
 static const char *const stmt_sql[_STMT_MAX] = {
     [STMT_RUN_GET] = "SELECT life_cycle, result, repair_count, latest_repair_id, detail, "
                      "forgotten_ms, raw_len, dict, body FROM runs WHERE run_id = ?1",
@@ -167,6 +170,8 @@ struct store *store_free(struct store *s)
         sqlite3_finalize(s->stmts[i]);
     for (size_t i = 0; i < STORE_LIST_SHAPES; i++)
         sqlite3_finalize(s->list_stmts[i]);
+    if (s->db && s->codec) /* opened fully: refresh the planner's statistics, cheaply */
+        (void)sqlite3_exec(s->db, "PRAGMA analysis_limit = 400; PRAGMA optimize", NULL, NULL, NULL);
     sqlite3_close_v2(s->db);
     codec_free(s->codec);
     buf_done(&s->samples);
