@@ -25,8 +25,8 @@ static int64_t monotonic_ms(void)
 }
 
 /* The child: batch after batch until killed. Each batch inserts BATCH new
- * runs and moves some earlier ones forward; then it reports the highest
- * index committed. */
+ * runs and sees ten of the previous batch again (the merge path); then it
+ * reports the highest index committed. */
 _noreturn_ static void child(const char *path, int round, int fd)
 {
     struct store *s = NULL;
@@ -42,6 +42,13 @@ _noreturn_ static void child(const char *path, int round, int fd)
             _cleanup_json_ struct json_object *o = rungen_run(&g, base + k);
             if (store_put_run(s, o, 0) < 0)
                 _exit(4);
+        }
+        /* and the merge path: the previous batch seen again as list entries */
+        for (int64_t k = i - BATCH; i > 0 && k < i - BATCH + 10; k++) {
+            _cleanup_json_ struct json_object *o = rungen_run(&g, base + k);
+            json_object_object_del(o, "tasks");
+            if (store_put_run(s, o, 0) < 0)
+                _exit(7);
         }
         if (store_commit(s) < 0)
             _exit(5);
