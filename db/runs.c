@@ -735,10 +735,17 @@ int store_list_runs(struct store *s, const struct store_run_filter *f, const cha
         struct store_run_meta m;
         column_meta(st, &m);
         _cleanup_json_ struct json_object *run = NULL;
+        _cleanup_free_ char *text = NULL;
         if (flags & STORE_LIST_JSON) {
             r = store_column_json(s, st, 16, 15, &run);
             if (r < 0)
                 break;
+        }
+        if (flags & STORE_LIST_TEXT) {
+            r = store_column_body(s, st, 16, 15, &text, &m.text_len);
+            if (r < 0)
+                break;
+            m.text = text;
         }
         r = cb(&m, run, userdata);
         if (r < 0)

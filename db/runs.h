@@ -65,6 +65,8 @@ struct store_run_meta {
     int64_t last_seen_ms;
     int64_t forgotten_ms; /* 0: the workspace still has it */
     int64_t raw_len;      /* bytes of its JSON */
+    const char *text;     /* its JSON text, with STORE_LIST_TEXT only */
+    size_t text_len;
 };
 
 /* One run in the upstream runs/get shape (with every task run seen).
@@ -101,6 +103,7 @@ struct store_run_filter {
 
 enum store_list_flags {
     STORE_LIST_JSON = 1 << 0, /* hand each run's JSON to the callback too */
+    STORE_LIST_TEXT = 1 << 1, /* set m->text: the stored JSON text, no parse */
 };
 
 #define STORE_PAGE_TOKEN_MAX 64

@@ -598,7 +598,8 @@ static int store_open_internal(const char *path, unsigned flags, int to, struct 
     r = store_exec(s, "PRAGMA foreign_keys = ON;"
                       "PRAGMA cache_size = -32768;"
                       "PRAGMA temp_store = MEMORY;"
-                      "PRAGMA journal_size_limit = 67108864");
+                      "PRAGMA journal_size_limit = 67108864;"
+                      "PRAGMA wal_autocheckpoint = 8192");
     if (r < 0)
         return r;
     r = store_migrate(s, to);

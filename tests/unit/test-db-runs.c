@@ -58,6 +58,19 @@ static int collect_cb(const struct store_run_meta *m, struct json_object *run, v
     return 0;
 }
 
+static int text_cb(const struct store_run_meta *m, struct json_object *run, void *userdata)
+{
+    struct collect *c = userdata;
+    _cleanup_json_ struct json_object *o = NULL;
+    struct json_error err;
+    struct json_object *id;
+    c->json_ok = c->json_ok && !run && m->text && strlen(m->text) == m->text_len &&
+                 json_parse(m->text, m->text_len, JSON_SIZE_MAX, JSON_DEPTH_MAX, &o, &err) == 0 &&
+                 json_object_object_get_ex(o, "run_id", &id) &&
+                 json_object_get_int64(id) == m->run_id;
+    return 0;
+}
+
 /* Every page of a filter, limit at a time; returns the count (ids in c). */
 static size_t list_all(const struct store_run_filter *f, size_t limit, struct collect *c)
 {
@@ -306,6 +319,10 @@ static void test_listing(void)
     ok(ordered, "newest first, no duplicates");
     ok(right_job, "only job 2");
     ok(c.json_ok, "JSON handed with each run");
+    struct collect tc = { .json_ok = true };
+    is_int(store_list_runs(s, &f, NULL, 5, STORE_LIST_TEXT, text_cb, &tc, NULL), 5,
+           "a page with text");
+    ok(tc.json_ok, "the text of each run is its JSON");
 
     static const struct {
         const char *name;
