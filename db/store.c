@@ -556,6 +556,20 @@ static int store_migrate(struct store *s, int to)
     return r;
 }
 
+/* WAL, or -EOPNOTSUPP where SQLite cannot use it (no shared memory). */
+static int store_set_wal(struct store *s)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(s->db, "PRAGMA journal_mode = WAL", -1, &st, NULL);
+    if (rc != SQLITE_OK)
+        return store_errno(rc) ?: -EIO;
+    rc = sqlite3_step(st);
+    const char *mode = rc == SQLITE_ROW ? (const char *)sqlite3_column_text(st, 0) : NULL;
+    int r = mode && streq(mode, "wal") ? 0 : rc == SQLITE_ROW ? -EOPNOTSUPP : store_errno(rc);
+    sqlite3_finalize(st);
+    return r;
+}
+
 static int store_open_internal(const char *path, unsigned flags, int to, struct store **ret)
 {
     if (isempty(path))
@@ -587,12 +601,10 @@ static int store_open_internal(const char *path, unsigned flags, int to, struct 
     int r = store_exec(s, "PRAGMA auto_vacuum = INCREMENTAL");
     if (r < 0)
         return r;
-    int64_t v = 0;
-    r = store_get_int(s, "PRAGMA journal_mode = WAL", &v);
-    if (r < 0 && r != -ENODATA)
+    r = store_set_wal(s);
+    if (r < 0)
         return r;
-    r = store_exec(s, (flags & STORE_OPEN_FAST_UNSAFE) ? "PRAGMA synchronous = OFF"
-                                                       : "PRAGMA synchronous = NORMAL");
+    r = store_exec(s, "PRAGMA synchronous = NORMAL");
     if (r < 0)
         return r;
     r = store_exec(s, "PRAGMA foreign_keys = ON;"

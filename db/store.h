@@ -17,7 +17,6 @@
 enum store_open_flags {
     STORE_OPEN_CREATE = 1 << 0,      /* create the file, mode 0600, if missing */
     STORE_OPEN_NO_AUTODICT = 1 << 1, /* never train a zstd dictionary by itself */
-    STORE_OPEN_FAST_UNSAFE = 1 << 2, /* synchronous=OFF: for benchmarks and tests only */
 };
 
 struct store;
