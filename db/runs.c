@@ -177,8 +177,11 @@ static int update_run(struct store *s, struct json_object *run, const struct run
         return r;
 
     unsigned detail = mv.detail | (sr->detail & (RUN_DETAIL_TASKS | RUN_DETAIL_HISTORY));
-    bool complete = (in->detail & RUN_DETAIL_TASKS) && !(in->detail & RUN_DETAIL_PARTIAL);
-    if (!complete && ((sr->detail | in->detail) & RUN_DETAIL_PARTIAL))
+    /* Partial: some pages never seen. The last page (or a whole view)
+     * completes a run; a cut view (has_more) never undoes a complete one. */
+    bool in_complete = (in->detail & RUN_DETAIL_TASKS) && !(in->detail & RUN_DETAIL_PARTIAL);
+    bool st_complete = (sr->detail & RUN_DETAIL_TASKS) && !(sr->detail & RUN_DETAIL_PARTIAL);
+    if (!in_complete && !st_complete && ((sr->detail | in->detail) & RUN_DETAIL_PARTIAL))
         detail |= RUN_DETAIL_PARTIAL;
     else
         detail &= ~(unsigned)RUN_DETAIL_PARTIAL;
@@ -191,12 +194,8 @@ static int update_run(struct store *s, struct json_object *run, const struct run
     else
         detail &= ~(unsigned)RUN_DETAIL_REPAIR_PENDING;
 
-    size_t len = 0;
-    const char *text = json_dump(merged, &len);
-    if (!text)
-        return -ENOMEM;
-    if (len == sr->len && memcmp(text, sr->text, len) == 0 && detail == sr->detail &&
-        sr->forgotten_ms == 0) {
+    /* Equal JSON (key order aside): keep the stored text as it is. */
+    if (json_object_equal(merged, stored) && detail == sr->detail && sr->forgotten_ms == 0) {
         sqlite3_stmt *st = store_stmt(s, STMT_RUN_SEEN, &r);
         if (!st)
             return r;
@@ -205,6 +204,10 @@ static int update_run(struct store *s, struct json_object *run, const struct run
         r = step_done(st);
         return r < 0 ? r : STORE_UNCHANGED;
     }
+    size_t len = 0;
+    const char *text = json_dump(merged, &len);
+    if (!text)
+        return -ENOMEM;
     sqlite3_stmt *st = store_stmt(s, STMT_RUN_UPDATE, &r);
     if (!st)
         return r;

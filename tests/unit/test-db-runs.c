@@ -212,6 +212,49 @@ static void test_rules(void)
     ok(!(m.detail & RUN_DETAIL_PARTIAL), "complete after the last page");
     ok(m.detail & RUN_DETAIL_TASKS, "has tasks");
 
+    /* a run of 250 task runs over three pages of runs/get */
+    for (int page = 0; page < 3; page++) {
+        _cleanup_json_ struct json_object *p = J("{\"run_id\":500,\"start_time\":5000}");
+        struct json_object *tasks = json_object_new_array();
+        for (int t = page * 100; t < MIN(page * 100 + 100, 250); t++) {
+            struct json_object *task = json_object_new_object();
+            json_add_int64(task, "run_id", 1000 + t);
+            json_add_string(task, "task_key", "k");
+            json_append(tasks, task);
+        }
+        json_add(p, "tasks", tasks);
+        json_add(p, "state", J("{\"life_cycle_state\":\"TERMINATED\"}"));
+        if (page < 2)
+            json_add_string(p, "next_page_token", page ? "p3" : "p2");
+        ok(store_put_run(s, p, 0) >= 0, "page %d of 3", page + 1);
+    }
+    json_object_put(o);
+    o = NULL;
+    store_get_run(s, 500, &o, &m);
+    struct json_object *all_tasks = NULL;
+    json_object_object_get_ex(o, "tasks", &all_tasks);
+    is_int(all_tasks ? (int64_t)json_object_array_length(all_tasks) : -1, 250,
+           "all 250 task runs, in page order");
+    is_int(all_tasks ? json_object_get_int64(json_object_object_get(
+                           json_object_array_get_idx(all_tasks, 249), "run_id"))
+                     : -1,
+           1249, "the last is the last page's last");
+    ok(!(m.detail & RUN_DETAIL_PARTIAL), "complete after the last page");
+    is_int(store_task_parent(s, 1249, &parent), 0, "every task run indexed");
+    /* a runs/list entry of it with expand_tasks, cut at 100 (has_more) */
+    _cleanup_json_ struct json_object *cut = J("{\"run_id\":500,\"start_time\":5000,"
+                                               "\"state\":{\"life_cycle_state\":\"TERMINATED\"},"
+                                               "\"has_more\":true}");
+    struct json_object *cut_tasks = json_object_new_array();
+    for (int t = 0; t < 100; t++)
+        json_append(cut_tasks, json_object_get(json_object_array_get_idx(all_tasks, (size_t)t)));
+    json_add(cut, "tasks", cut_tasks);
+    is_int(store_put_run(s, cut, 0), STORE_UNCHANGED, "a cut list entry changes nothing");
+    json_object_put(o);
+    o = NULL;
+    store_get_run(s, 500, &o, &m);
+    ok(!(m.detail & RUN_DETAIL_PARTIAL), "and leaves the run complete");
+
     /* forgotten runs stay and say so */
     is_int(store_forget_run(s, 100, 1750000000000), 1, "forget 100");
     is_int(store_forget_run(s, 100, 1750000000001), 0, "forget 100 again");
@@ -353,8 +396,16 @@ static void test_listing(void)
     struct collect first = { .json_ok = true };
     is_int(store_list_runs(s, &w, NULL, 50, 0, collect_cb, &first, &token), 50, "first page");
     ok(token != NULL, "a next token");
-    put("{\"run_id\":20000,\"start_time\":158500," ST("QUEUED") "}");
-    put("{\"run_id\":20001,\"start_time\":100500," ST("QUEUED") "}");
+    /* the inserts come through another connection, as from a second process */
+    struct store *other = NULL;
+    is_int(store_open(test_path("runs.db"), 0, &other), 0, "a second connection");
+    _cleanup_json_ struct json_object *c1 =
+        J("{\"run_id\":20000,\"start_time\":158500," ST("QUEUED") "}");
+    _cleanup_json_ struct json_object *c2 =
+        J("{\"run_id\":20001,\"start_time\":100500," ST("QUEUED") "}");
+    is_int(store_put_run(other, c1, 0), STORE_INSERTED, "a newer run inserted meanwhile");
+    is_int(store_put_run(other, c2, 0), STORE_INSERTED, "an older run inserted meanwhile");
+    store_free(other);
     put("{\"run_id\":10119,\"start_time\":159000," ST("TERMINATED") "}"); /* an update */
     struct collect rest = { .json_ok = true };
     char *t = token;
