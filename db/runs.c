@@ -776,12 +776,16 @@ int store_list_runs(struct store *s, const struct store_run_filter *f, const cha
     return (int)n;
 }
 
-int store_count_runs(struct store *s, struct store_counts *ret)
+int store_count_runs(struct store *s, int64_t job_id, struct store_counts *ret)
 {
+    if (job_id < 0)
+        return -EINVAL;
     int r = 0;
-    sqlite3_stmt *st = store_stmt(s, STMT_COUNTS, &r);
+    sqlite3_stmt *st = store_stmt(s, job_id > 0 ? STMT_COUNTS_OF_JOB : STMT_COUNTS, &r);
     if (!st)
         return r;
+    if (job_id > 0)
+        sqlite3_bind_int64(st, 1, job_id);
     struct store_counts c = { 0 };
     int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {

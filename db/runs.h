@@ -123,9 +123,10 @@ int store_list_runs(struct store *s, const struct store_run_filter *f, const cha
                     size_t limit, unsigned flags, store_run_cb cb, void *userdata,
                     char **ret_next_token);
 
-/* Runs by life cycle and result, for the whole archive. */
+/* Runs by life cycle and result: of the whole archive (job_id 0, kept by
+ * triggers: microseconds) or of one job (its rows: ~1 us each). */
 struct store_counts {
     int64_t n[_LIFE_CYCLE_MAX][_RESULT_MAX];
     int64_t total;
 };
-int store_count_runs(struct store *s, struct store_counts *ret);
+int store_count_runs(struct store *s, int64_t job_id, struct store_counts *ret);

@@ -77,6 +77,8 @@ static const char *const stmt_sql[_STMT_MAX] = {
     [STMT_EXPORTS_OF_RUN] = "SELECT run_id, views, dict, body FROM exports "
                             "WHERE job_run_id = ?1 OR run_id = ?1 ORDER BY run_id, views",
     [STMT_COUNTS] = "SELECT life_cycle, result, n FROM run_counts WHERE n > 0",
+    [STMT_COUNTS_OF_JOB] = "SELECT life_cycle, result, count(*) FROM runs WHERE job_id = ?1 "
+                           "GROUP BY life_cycle, result",
     [STMT_STATE_SET] = "INSERT INTO state (key, value) VALUES (?1, ?2) "
                        "ON CONFLICT (key) DO UPDATE SET value = ?2",
     [STMT_STATE_GET] = "SELECT value FROM state WHERE key = ?1",

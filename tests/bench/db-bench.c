@@ -371,7 +371,7 @@ int main(int argc, char **argv)
 
         struct store_counts counts;
         t0 = now_s();
-        r = store_count_runs(s, &counts);
+        r = store_count_runs(s, 0, &counts);
         t_cnt.samples[q] = now_s() - t0;
         if (r < 0 || counts.total != n_runs) {
             fprintf(stderr, "counts: %s total %" PRIi64 "\n", strerror(-r), counts.total);

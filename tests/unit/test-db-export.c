@@ -226,7 +226,7 @@ static void test_retention(void)
     struct store_retention tiny = { .max_bytes = 1, .max_delete = 100000 };
     is_int(store_retention(s, &tiny, &deleted), 0, "size 1: as far as it can go");
     struct store_counts c;
-    store_count_runs(s, &c);
+    store_count_runs(s, 0, &c);
     int64_t active = 0;
     for (int lc = 0; lc < _LIFE_CYCLE_MAX; lc++)
         if (!life_cycle_is_terminal((enum life_cycle_state)lc))

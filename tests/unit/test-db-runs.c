@@ -439,15 +439,20 @@ static void test_listing(void)
 
     /* counts follow inserts and state changes */
     struct store_counts cnt;
-    is_int(store_count_runs(s, &cnt), 0, "counts");
+    is_int(store_count_runs(s, 0, &cnt), 0, "counts");
     int64_t running = cnt.n[LIFE_CYCLE_RUNNING][RESULT_NONE];
     int64_t total_before = cnt.total;
     put("{\"run_id\":10002,\"job_id\":3,\"start_time\":101000,\"run_name\":\"etl-2\","
         "\"trigger\":\"RETRY\",\"run_type\":\"JOB_RUN\"," STR("TERMINATED", "FAILED") "}");
-    store_count_runs(s, &cnt);
+    store_count_runs(s, 0, &cnt);
     is_int(cnt.n[LIFE_CYCLE_RUNNING][RESULT_NONE], running - 1, "one run less running");
     is_int(cnt.n[LIFE_CYCLE_TERMINATED][RESULT_FAILED] >= 1, 1, "one more failed");
     is_int(cnt.total, total_before, "total unchanged by an update");
+    struct store_counts job3;
+    is_int(store_count_runs(s, 3, &job3), 0, "counts of job 3");
+    is_int(job3.total, 41, "job 3 has 40 runs of the listing set and one earlier");
+    is_int(job3.n[LIFE_CYCLE_TERMINATED][RESULT_FAILED], 1, "one of them failed");
+    is_int(store_count_runs(s, -1, &job3), -EINVAL, "a negative job id");
 }
 
 static void test_compact(void)
