@@ -22,7 +22,7 @@ plain | sanitizers | "plain sanitizers") ;;
 esac
 
 # Build and test dependencies, by Debian package name.
-packages="autoconf automake make pkg-config gcc clang clang-format perl curl \
+packages="autoconf automake make pkg-config gcc clang clang-format perl curl man-db \
 libmicrohttpd-dev libcurl4-openssl-dev libjson-c-dev libsqlite3-dev \
 libsystemd-dev libzstd-dev libinih-dev sqlite3"
 

@@ -76,4 +76,12 @@ static inline void strv_free(char **v)
     free(v);
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free)
+
+static inline size_t strv_length(char *const *v)
+{
+    size_t n = 0;
+    while (v && v[n])
+        n++;
+    return n;
+}
 #define _cleanup_strv_free_ _cleanup_(strv_freep)

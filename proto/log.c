@@ -103,6 +103,18 @@ int log_add_secret(const char *secret)
     return -E2BIG;
 }
 
+int log_remove_secret(const char *secret)
+{
+    for (size_t i = 0; secret && i < LOG_SECRETS_MAX; i++)
+        if (log_secrets[i] && streq(log_secrets[i], secret)) {
+            explicit_bzero(log_secrets[i], strlen(log_secrets[i]));
+            free(log_secrets[i]);
+            log_secrets[i] = NULL;
+            return 0;
+        }
+    return -ENOENT;
+}
+
 void log_forget_secrets(void)
 {
     for (size_t i = 0; i < LOG_SECRETS_MAX; i++) {

@@ -36,6 +36,8 @@ const char *log_level_to_string(int level);
  * The secret is copied. -EINVAL for a secret shorter than 4 bytes (it would
  * scrub ordinary text), -E2BIG when LOG_SECRETS_MAX are registered. */
 int log_add_secret(const char *secret);
+/* Forgets one secret (a token that was replaced). -ENOENT if unknown. */
+int log_remove_secret(const char *secret);
 void log_forget_secrets(void);
 
 /* The one way to print a secret's presence: "(unset)" or "(redacted)". */

@@ -40,7 +40,38 @@ TESTS += \
 	tests/unit/test-runstate \
 	tests/unit/test-endpoint \
 	tests/style.sh \
-	tests/style-selftest.sh
+	tests/style-selftest.sh \
+	tests/man.sh
 
-EXTRA_DIST += tests/style.sh tests/style-selftest.sh tests/style-allow.txt \
+EXTRA_DIST += tests/style.sh tests/style-selftest.sh tests/style-allow.txt tests/man.sh \
 	tests/style-fixtures/bad.c tests/style-fixtures/good.c
+
+# Integration tests: jobsd (+ fakews) started in a temp dir each, waited for
+# through tests/harness/launch (READY=1), never slept for.
+check_PROGRAMS += tests/harness/launch
+tests_harness_launch_SOURCES = tests/harness/launch.c
+tests_harness_launch_LDADD = $(PROTO_LIBS)
+
+TESTS += tests/integration/daemon-basics.sh tests/integration/daemon-lifecycle.sh
+EXTRA_DIST += tests/integration/lib.sh tests/integration/daemon-basics.sh \
+	tests/integration/daemon-lifecycle.sh
+
+# C integration tests: fakews (tests/fakews/fwtest.h) + jobsd (jdtest.h).
+check_LIBRARIES += tests/integration/libjdtest.a
+tests_integration_libjdtest_a_SOURCES = tests/integration/jdtest.c tests/integration/jdtest.h
+tests_integration_libjdtest_a_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS)
+JD_TEST_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS)
+JD_TEST_LDADD = tests/integration/libjdtest.a tests/fakews/libfwtest.a tests/libtap.a \
+	$(PROTO_LIBS) $(CURL_LIBS)
+
+check_PROGRAMS += tests/integration/test-proxy
+tests_integration_test_proxy_SOURCES = tests/integration/test-proxy.c
+tests_integration_test_proxy_CFLAGS = $(JD_TEST_CFLAGS)
+tests_integration_test_proxy_LDADD = $(JD_TEST_LDADD)
+TESTS += tests/integration/test-proxy
+
+check_PROGRAMS += tests/integration/test-proxy-faults
+tests_integration_test_proxy_faults_SOURCES = tests/integration/test-proxy-faults.c
+tests_integration_test_proxy_faults_CFLAGS = $(JD_TEST_CFLAGS)
+tests_integration_test_proxy_faults_LDADD = $(JD_TEST_LDADD)
+TESTS += tests/integration/test-proxy-faults

@@ -42,8 +42,9 @@ check() {
 
 # Each program gets the whole file in $_ with comments and strings blanked,
 # so that prose mentioning a banned name does not count.
-strip='s{/\*.*?\*/}{my $c = $&; $c =~ s/[^\n]/ /g; $c}gse; s{"(?:[^"\\\n]|\\.)*"}{my $c = $&; $c =~ s/[^\n"]/ /g; $c}ge;'
-report='my $ln = substr($_, 0, $-[0]) =~ tr/\n//; print $ln + 1, ": $&\n";'
+comments='s{/\*.*?\*/}{my $c = $&; $c =~ s/[^\n]/ /g; $c}gse;'
+strip="$comments"' s{"(?:[^"\\\n]|\\.)*"}{my $c = $&; $c =~ s/[^\n"]/ /g; $c}ge;'
+report='my $ln = substr($_, 0, $-[0]) =~ tr/\n//; my ($m) = split /\n/, $&; print $ln + 1, ": $m\n";'
 
 prog="$strip"' while (/\b(sprintf|vsprintf|strcpy|strcat|atoi|atol|atoll|gets|system)\s*\(/g) { '"$report"' }'
 check banned "no sprintf, strcpy, strcat, atoi, gets or system"
@@ -51,9 +52,12 @@ check banned "no sprintf, strcpy, strcat, atoi, gets or system"
 prog="$strip"' while (/\bstrto(l|ll|ul|ull|imax|umax)\s*\(/g) { '"$report"' }'
 check strtol "strtol and friends only in the checked parsers (proto/strutil.c)"
 
-# The raw text is needed for fopen's mode string, so no stripping here.
-prog='while (/\b(open|openat|open64)\s*\(([^;]*);/g) { my $a = $2; next if $a =~ /O_CLOEXEC/; '"$report"' } while (/\b(socket|socketpair|accept4?|pipe2?|dup2?|dup3|epoll_create1?|eventfd|timerfd_create|signalfd|inotify_init1?|memfd_create)\s*\(([^;]*);/g) { my ($f, $a) = ($1, $2); next if $a =~ /(SOCK|O|EPOLL|EFD|TFD|SFD|IN|MFD|F_DUPFD)_CLOEXEC/; '"$report"' } while (/\b(fopen|fdopen|popen)\s*\([^;]*?,\s*"([^"]*)"/g) { next if $2 =~ /e/; '"$report"' }'
-check cloexec "every fd is opened with CLOEXEC"
+prog="$strip"' while (/\b(open|openat|open64)\s*\(([^;]*);/g) { my $a = $2; next if $a =~ /O_CLOEXEC/; '"$report"' } while (/\b(socket|socketpair|accept4?|pipe2?|dup2?|dup3|epoll_create1?|eventfd|timerfd_create|signalfd|inotify_init1?|memfd_create)\s*\(([^;]*);/g) { my ($f, $a) = ($1, $2); next if $a =~ /(SOCK|O|EPOLL|EFD|TFD|SFD|IN|MFD|F_DUPFD)_CLOEXEC/; next if $f eq "dup2" && $a =~ /,\s*STD(IN|OUT|ERR)_FILENO\s*\)\s*$/; '"$report"' }'
+check cloexec "every fd is opened with CLOEXEC (dup2 onto stdio excepted)"
+
+# Strings stay here: fopen's mode string must hold "e".
+prog="$comments"' while (/\b(fopen|fdopen|popen)\s*\([^;]*?,\s*"([^"]*)"/g) { next if $2 =~ /e/; '"$report"' }'
+check cloexec "every FILE is opened with mode \"e\" (CLOEXEC)"
 
 if [ -z "${CLANG_FORMAT:-}" ]; then
     CLANG_FORMAT=$(command -v clang-format || true)

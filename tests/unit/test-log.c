@@ -60,6 +60,11 @@ int main(void)
     log_info("line\ninjected\x1b[31m");
     is_str(last, "line\\x0ainjected\\x1b[31m", "control characters escaped");
 
+    is_int(log_remove_secret(token), 0, "a secret can be removed");
+    is_int(log_remove_secret(token), -ENOENT, "removing it twice is -ENOENT");
+    log_info("%s", token);
+    is_str(last, token, "a removed secret is no longer scrubbed");
+    log_add_secret(token);
     log_forget_secrets();
     log_info("%s", token);
     is_str(last, token, "forgotten secrets are no longer scrubbed");

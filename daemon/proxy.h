@@ -1,0 +1,40 @@
+/* daemon/proxy.h: the pass-through of the workspace's Jobs and job-permissions
+ * API. Forwards a routed request to upstream with the same method, path,
+ * query and body, gives run-now and runs/submit an idempotency token when
+ * the caller gave none, and answers with the workspace's own status, body
+ * and error. Owns one context per request in flight; the upstream client is
+ * borrowed. */
+#pragma once
+
+#include <stdint.h>
+
+#include "daemon/router.h"
+#include "daemon/upstream.h"
+
+struct proxy;
+
+struct proxy_settings {
+    uint64_t request_timeout_usec; /* the server's deadline for held requests */
+    const char *workspace_id;      /* sent as X-Databricks-Workspace-Id when set */
+};
+
+int proxy_new(struct upstream *u, const struct proxy_settings *s, struct proxy **ret);
+struct proxy *proxy_free(struct proxy *p);
+
+/* New requests go to u from now on (a reload with new credentials); those in
+ * flight finish on the old one. */
+void proxy_set_upstream(struct proxy *p, struct upstream *u);
+
+/* Registers the proxy for every JOBS and PERMISSIONS row of the table. */
+void proxy_register(struct proxy *p, struct router *r);
+
+struct proxy_stats {
+    uint64_t forwarded;
+    uint64_t tokens_added; /* idempotency tokens jobsd generated */
+    uint64_t queue_full;   /* answered 429 before reaching upstream */
+    uint64_t failed;       /* no HTTP answer from the workspace */
+};
+void proxy_get_stats(const struct proxy *p, struct proxy_stats *ret);
+
+/* Appends the query of req, percent-encoded, to b ("?k=v&..."). For tests. */
+int proxy_format_query(const struct request *req, struct buf *b);

@@ -1,0 +1,122 @@
+/* daemon/request.h: one local HTTP request and its response, independent of
+ * libmicrohttpd. The server owns a request from its headers until the
+ * response is sent or the client is gone; handlers read the request and fill
+ * req->response, and never see MHD. A handler that answers later keeps the
+ * request (request_hold) until it calls request_finish(). */
+#pragma once
+
+#include <json-c/json.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "proto/endpoint.h"
+#include "proto/localapi.h"
+#include "proto/macro.h"
+#include "proto/strutil.h"
+
+enum listener_kind {
+    LISTENER_UNIX,
+    LISTENER_TCP,
+};
+
+#define PEER_GROUPS_MAX 64
+struct peer {
+    bool known; /* SO_PEERCRED worked (Unix socket) */
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+    gid_t groups[PEER_GROUPS_MAX]; /* supplementary groups (SO_PEERGROUPS) */
+    unsigned n_groups;
+};
+
+/* Query arguments as received, in order, decoded. */
+#define REQUEST_QUERY_MAX 64
+struct query_arg {
+    char *key;
+    char *value; /* "" for a key without '=' */
+};
+
+#define RESPONSE_HEADERS_MAX 8
+struct response_header {
+    const char *name; /* static */
+    char *value;
+};
+
+struct response {
+    int status; /* 0 until set */
+    char *body; /* owned bytes, or NULL for an empty body */
+    size_t body_len;
+    void (*body_free)(void *); /* frees body; free() when NULL */
+    const char *content_type;  /* static */
+    enum jobsd_source source;
+    int64_t age_s;          /* Age header when >= 0 */
+    unsigned retry_after_s; /* Retry-After header when > 0 */
+    struct response_header headers[RESPONSE_HEADERS_MAX];
+    size_t n_headers;
+};
+
+struct request;
+typedef void (*request_cancel_t)(struct request *req, void *userdata);
+
+struct request {
+    /* Filled by the server before the router sees the request. */
+    const char *method_raw;
+    enum http_method method;
+    char *path; /* decoded path, without the query */
+    struct query_arg query[REQUEST_QUERY_MAX];
+    size_t n_query;
+    bool query_overflow;       /* more than REQUEST_QUERY_MAX arguments */
+    const char *authorization; /* header values, borrowed from the server */
+    const char *cache_control;
+    const char *user_agent;
+    const char *workspace_id;
+    const char *content_type;
+    int64_t content_length; /* -1 when not sent */
+    struct buf body;
+    bool body_too_large;
+    enum listener_kind listener;
+    struct peer peer;
+    uint64_t start_usec;
+    uint64_t id; /* a counter, for log lines */
+
+    /* Filled by the router. */
+    struct endpoint_match match;
+    bool matched;
+    struct json_object *json; /* the parsed body of a write, or NULL */
+
+    struct response response;
+
+    /* Private to the server and request.c. */
+    void *server_conn;
+    struct server *server;
+    bool held;
+    bool finished;
+    request_cancel_t cancel;
+    void *cancel_userdata;
+};
+
+/* The first value of a query argument, or NULL. */
+const char *request_query(const struct request *req, const char *key) _pure_;
+
+/* A handler answers later: the server suspends the connection until
+ * request_finish(). cancel (may be NULL) is called instead if the request
+ * ends first (deadline, shutdown); after it the handler must not touch req. */
+void request_hold(struct request *req, request_cancel_t cancel, void *userdata);
+/* The response is complete: send it. Only once, only after request_hold. */
+void request_finish(struct request *req);
+
+/* Response builders. Each replaces any body set before. Return 0 or -ENOMEM
+ * (then the response is a bare 500). */
+int response_set_json(struct response *r, int status, struct json_object *o);
+int response_set_bytes(struct response *r, int status, const char *content_type, const void *data,
+                       size_t len);
+/* Takes ownership of body (freed with body_free, or free() when NULL). */
+void response_take_body(struct response *r, int status, const char *content_type, char *body,
+                        size_t len, void (*body_free)(void *));
+int response_set_error(struct response *r, int status, const char *code, const char *format, ...)
+    _printf_(4, 5);
+int response_add_header(struct response *r, const char *name, const char *value);
+void response_done(struct response *r);
+
+void request_free_fields(struct request *req);

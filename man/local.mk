@@ -1,0 +1,3 @@
+# man/: the manual pages.
+dist_man5_MANS = man/jobsd.conf.5
+dist_man8_MANS = man/jobsd.8

@@ -1,0 +1,130 @@
+/* Fuzz target for the configuration parser: the input is used as jobsd.conf
+ * and as ~/.databrickscfg. It must never crash, leak or hang, and whatever
+ * loads must print as text that loads again to the same settings (unless the
+ * input itself held a secret, which the printed text withholds).
+ *
+ * With clang -fsanitize=fuzzer this is a libFuzzer target. Without it,
+ * fuzz-main.c runs it over the seed corpus and a few seconds of simple
+ * mutations, which is what `make check` does. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon/config.h"
+#include "proto/cleanup.h"
+#include "proto/log.h"
+#include "proto/strutil.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static char dir[256];
+static char conf_path[300], cfg_path[300], printed_path[300], home_env[300];
+
+static void quiet(int level, const char *line, void *userdata)
+{
+    (void)level;
+    (void)line;
+    (void)userdata;
+}
+
+static int write_file(const char *path, const void *data, size_t size)
+{
+    /* A new file rather than O_TRUNC: ext4 flushes a truncated file on close. */
+    (void)unlink(path);
+    _cleanup_close_ int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0)
+        return -errno;
+    if (size && write(fd, data, size) != (ssize_t)size)
+        return -EIO;
+    return 0;
+}
+
+static void setup(void)
+{
+    /* Thousands of small files a second: memory beats a journaled disk. */
+    const char *base = getenv("TMPDIR");
+    if (isempty(base))
+        base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
+    snprintf(dir, sizeof(dir), "%s/jobsd-fuzz-config.XXXXXX", base);
+    if (!mkdtemp(dir))
+        abort();
+    snprintf(conf_path, sizeof(conf_path), "%s/jobsd.conf", dir);
+    snprintf(cfg_path, sizeof(cfg_path), "%s/.databrickscfg", dir);
+    snprintf(printed_path, sizeof(printed_path), "%s/printed.conf", dir);
+    snprintf(home_env, sizeof(home_env), "HOME=%s", dir);
+    log_set_sink(quiet, NULL);
+}
+
+void fuzz_config_cleanup(void);
+void fuzz_config_cleanup(void)
+{
+    if (!dir[0])
+        return;
+    unlink(conf_path);
+    unlink(cfg_path);
+    unlink(printed_path);
+    rmdir(dir);
+}
+
+static bool secret_from(const struct config *c, const char *path)
+{
+    static const char *const secrets[] = { "server.local_token", "workspace.token",
+                                           "workspace.client_secret" };
+    for (size_t i = 0; i < ELEMENTSOF(secrets); i++)
+        if (startswith(config_source(c, secrets[i]), path))
+            return true;
+    return false;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!dir[0])
+        setup();
+    if (size > 64 * 1024)
+        return 0;
+    if (write_file(conf_path, data, size) < 0 || write_file(cfg_path, data, size) < 0)
+        abort();
+
+    /* Once with a workspace from the environment, once from the input. */
+    char *const env_ws[] = { home_env, (char *)"DATABRICKS_HOST=h.example.com",
+                             (char *)"DATABRICKS_TOKEN=dapi-fuzz-token", NULL };
+    char *const env_file[] = { home_env, NULL };
+    char *const *envs[] = { env_ws, env_file };
+    struct config_args args = { .config_file = conf_path };
+
+    for (size_t e = 0; e < ELEMENTSOF(envs); e++) {
+        _cleanup_(config_freep) struct config *c = NULL;
+        if (config_load(&args, envs[e], &c) < 0)
+            continue;
+
+        _cleanup_free_ char *text = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&text, &len);
+        if (!f)
+            abort();
+        if (config_print(c, f) < 0)
+            abort();
+        fclose(f);
+        if (secret_from(c, conf_path) || secret_from(c, cfg_path))
+            continue;
+
+        if (write_file(printed_path, text, len) < 0)
+            abort();
+        struct config_args again = { .config_file = printed_path };
+        _cleanup_(config_freep) struct config *c2 = NULL;
+        if (config_load(&again, envs[e], &c2) < 0) {
+            fprintf(stderr, "fuzz-config: printed configuration does not load:\n%s\n", text);
+            abort();
+        }
+        _cleanup_strv_free_ char **changed = NULL;
+        if (config_diff(c, c2, &changed, NULL) != 0) {
+            fprintf(stderr, "fuzz-config: %s changed in the round trip:\n%s\n", changed[0], text);
+            abort();
+        }
+    }
+    return 0;
+}
