@@ -85,6 +85,8 @@ int run_view_read(struct json_object *run, struct run_view *ret, struct json_err
     if (r < 0)
         return r;
     v.rank = life_cycle_rank(v.life_cycle);
+    if (v.job_run_id > 0 && v.job_run_id != v.run_id)
+        v.detail |= RUN_DETAIL_TASK_RUN;
 
     r = json_get_array(run, "tasks", JSON_NULLABLE, &a, err);
     if (r < 0)

@@ -17,6 +17,8 @@ enum run_detail {
     RUN_DETAIL_HISTORY = 1 << 1,        /* repair_history[] seen */
     RUN_DETAIL_PARTIAL = 1 << 2,        /* only some pages of its arrays seen */
     RUN_DETAIL_REPAIR_PENDING = 1 << 3, /* a repair started through jobsd, not seen yet */
+    RUN_DETAIL_TASK_RUN = 1 << 4,       /* runs/get of a task run id: kept, never listed
+                                           or counted (schema.sql knows this value) */
 };
 
 struct run_view {

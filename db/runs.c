@@ -645,7 +645,8 @@ static sqlite3_stmt *list_stmt(struct store *s, unsigned shape, int *ret_error)
     if (s->list_stmts[shape])
         return store_prepare_cached(s, &s->list_stmts[shape], NULL, ret_error);
     struct buf b = BUF_INIT(4096);
-    int r = buf_appendf(&b, "SELECT " META_COLUMNS " FROM runs WHERE 1");
+    int r = buf_appendf(&b, "SELECT " META_COLUMNS " FROM runs WHERE (detail & %d) = 0",
+                        RUN_DETAIL_TASK_RUN);
     if (r == 0 && (shape & F_JOB))
         r = buf_appendf(&b, " AND job_id = ?1");
     if (r == 0 && (shape & F_LIFE_CYCLE))

@@ -124,6 +124,8 @@ CREATE TABLE state (
 ) WITHOUT ROWID;
 
 -- Counts by state, kept by triggers so that they cost nothing to read.
+-- Rows with detail bit 16 (RUN_DETAIL_TASK_RUN: a task run fetched on its
+-- own id) are not counted.
 CREATE TABLE run_counts (
     life_cycle INTEGER NOT NULL,
     result INTEGER NOT NULL,
@@ -131,16 +133,17 @@ CREATE TABLE run_counts (
     PRIMARY KEY (life_cycle, result)
 ) WITHOUT ROWID;
 
-CREATE TRIGGER runs_count_insert AFTER INSERT ON runs BEGIN
+CREATE TRIGGER runs_count_insert AFTER INSERT ON runs WHEN (new.detail & 16) = 0 BEGIN
     INSERT INTO run_counts (life_cycle, result, n) VALUES (new.life_cycle, new.result, 1)
         ON CONFLICT (life_cycle, result) DO UPDATE SET n = n + 1;
 END;
-CREATE TRIGGER runs_count_delete AFTER DELETE ON runs BEGIN
+CREATE TRIGGER runs_count_delete AFTER DELETE ON runs WHEN (old.detail & 16) = 0 BEGIN
     UPDATE run_counts SET n = n - 1
         WHERE life_cycle = old.life_cycle AND result = old.result;
 END;
 CREATE TRIGGER runs_count_update AFTER UPDATE OF life_cycle, result ON runs
-    WHEN old.life_cycle IS NOT new.life_cycle OR old.result IS NOT new.result BEGIN
+    WHEN (new.detail & 16) = 0
+        AND (old.life_cycle IS NOT new.life_cycle OR old.result IS NOT new.result) BEGIN
     UPDATE run_counts SET n = n - 1
         WHERE life_cycle = old.life_cycle AND result = old.result;
     INSERT INTO run_counts (life_cycle, result, n) VALUES (new.life_cycle, new.result, 1)

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "db/merge.h"
 #include "db/store-internal.h"
 #include "proto/json.h"
 #include "proto/log.h"
@@ -27,6 +28,7 @@ static const char *const migrations[] = {
 
 _Static_assert(ELEMENTSOF(migrations) - 1 == STORE_SCHEMA_VERSION,
                "STORE_SCHEMA_VERSION must name the last migration");
+_Static_assert(RUN_DETAIL_TASK_RUN == 16, "schema.sql and the statements below use 16");
 
 static const char *const stmt_sql[_STMT_MAX] = {
     [STMT_RUN_GET] = "SELECT life_cycle, result, repair_count, latest_repair_id, detail, "
@@ -78,7 +80,7 @@ static const char *const stmt_sql[_STMT_MAX] = {
                             "WHERE job_run_id = ?1 OR run_id = ?1 ORDER BY run_id, views",
     [STMT_COUNTS] = "SELECT life_cycle, result, n FROM run_counts WHERE n > 0",
     [STMT_COUNTS_OF_JOB] = "SELECT life_cycle, result, count(*) FROM runs WHERE job_id = ?1 "
-                           "GROUP BY life_cycle, result",
+                           "AND (detail & 16) = 0 GROUP BY life_cycle, result",
     [STMT_STATE_SET] = "INSERT INTO state (key, value) VALUES (?1, ?2) "
                        "ON CONFLICT (key) DO UPDATE SET value = ?2",
     [STMT_STATE_GET] = "SELECT value FROM state WHERE key = ?1",

@@ -255,6 +255,24 @@ static void test_rules(void)
     store_get_run(s, 500, &o, &m);
     ok(!(m.detail & RUN_DETAIL_PARTIAL), "and leaves the run complete");
 
+    /* runs/get of a task run id: kept, answered, never listed or counted */
+    struct store_counts before, after;
+    store_count_runs(s, 0, &before);
+    is_int(put("{\"run_id\":1001,\"job_run_id\":500,\"job_id\":77,\"start_time\":5000,"
+               "\"task_key\":\"k\"," ST("TERMINATED") "}"),
+           STORE_INSERTED, "a task run's own view");
+    json_object_put(o);
+    o = NULL;
+    is_int(store_get_run(s, 1001, &o, &m), 0, "answered from the archive");
+    ok(m.detail & RUN_DETAIL_TASK_RUN, "marked as a task run");
+    store_count_runs(s, 0, &after);
+    is_int(after.total, before.total, "not counted");
+    struct store_run_filter of77 = { .job_id = 77 };
+    struct collect c77 = { .json_ok = true };
+    is_int(store_list_runs(s, &of77, NULL, 10, 0, collect_cb, &c77, NULL), 0, "not listed");
+    store_count_runs(s, 77, &after);
+    is_int(after.total, 0, "not counted for its job");
+
     /* forgotten runs stay and say so */
     is_int(store_forget_run(s, 100, 1750000000000), 1, "forget 100");
     is_int(store_forget_run(s, 100, 1750000000001), 0, "forget 100 again");
