@@ -71,9 +71,8 @@ static int export_jobs(struct store_export *e, struct buf *out, size_t max_bytes
         return r;
     sqlite3_bind_int64(st, 1, e->last_job);
     sqlite3_bind_int(st, 2, EXPORT_CHUNK);
-    int rc, rows = 0;
+    int rc;
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        rows++;
         _cleanup_json_ struct json_object *line = json_object_new_object(), *job = NULL;
         if (!line)
             return r = -ENOMEM;
@@ -118,11 +117,16 @@ static int run_extras(struct store *s, int64_t run_id, struct json_object *line)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct json_object *o = NULL;
         struct json_object *item = json_object_new_object();
-        if (!item)
-            return sqlite3_reset(st), -ENOMEM;
+        if (!item) {
+            r = -ENOMEM;
+            break;
+        }
         r = store_column_json(s, st, 1, 0, &o);
-        if (r == 0 && (json_add_int64(item, "run_id", sqlite3_column_int64(st, 2)) < 0 ||
-                       json_add(item, "output", o) < 0))
+        if (r == 0 && json_add_int64(item, "run_id", sqlite3_column_int64(st, 2)) < 0) {
+            json_object_put(o);
+            r = -ENOMEM;
+        }
+        if (r == 0 && json_add(item, "output", o) < 0)
             r = -ENOMEM;
         if (r == 0)
             r = json_append(outputs, item);
@@ -131,6 +135,8 @@ static int run_extras(struct store *s, int64_t run_id, struct json_object *line)
         if (r < 0)
             break;
     }
+    if (r == 0 && rc != SQLITE_DONE)
+        r = store_errno(rc) ?: -EIO;
     sqlite3_reset(st);
     if (r < 0)
         return r;
@@ -141,13 +147,18 @@ static int run_extras(struct store *s, int64_t run_id, struct json_object *line)
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct json_object *o = NULL;
         struct json_object *item = json_object_new_object();
-        if (!item)
-            return sqlite3_reset(st), -ENOMEM;
+        if (!item) {
+            r = -ENOMEM;
+            break;
+        }
         r = store_column_json(s, st, 3, 2, &o);
         if (r == 0 &&
             (json_add_int64(item, "run_id", sqlite3_column_int64(st, 0)) < 0 ||
-             json_add_string(item, "views", (const char *)sqlite3_column_text(st, 1)) < 0 ||
-             json_add(item, "export", o) < 0))
+             json_add_string(item, "views", (const char *)sqlite3_column_text(st, 1)) < 0)) {
+            json_object_put(o);
+            r = -ENOMEM;
+        }
+        if (r == 0 && json_add(item, "export", o) < 0)
             r = -ENOMEM;
         if (r == 0)
             r = json_append(exports, item);
@@ -156,6 +167,8 @@ static int run_extras(struct store *s, int64_t run_id, struct json_object *line)
         if (r < 0)
             break;
     }
+    if (r == 0 && rc != SQLITE_DONE)
+        r = store_errno(rc) ?: -EIO;
     sqlite3_reset(st);
     if (r < 0)
         return r;
@@ -182,7 +195,7 @@ static int export_runs(struct store_export *e, struct buf *out, size_t max_bytes
      * and this one must not stay open while they run. */
     int64_t ids[EXPORT_CHUNK], starts[EXPORT_CHUNK], forgotten[EXPORT_CHUNK];
     struct json_object *runs[EXPORT_CHUNK];
-    int n = 0, rc;
+    int n = 0, rc = SQLITE_DONE;
     while (n < EXPORT_CHUNK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
         runs[n] = NULL;
         r = store_column_json(s, st, 4, 3, &runs[n]);
@@ -193,6 +206,8 @@ static int export_runs(struct store_export *e, struct buf *out, size_t max_bytes
         forgotten[n] = sqlite3_column_int64(st, 2);
         n++;
     }
+    if (r == 0 && n < EXPORT_CHUNK && rc != SQLITE_DONE)
+        r = store_errno(rc) ?: -EIO;
     bool done = r == 0 && n < EXPORT_CHUNK;
     sqlite3_reset(st);
     int i = 0;
@@ -453,8 +468,10 @@ static int delete_oldest(struct store *s, int64_t cutoff, size_t max)
     sqlite3_bind_int64(st, 4, cutoff);
     sqlite3_bind_int64(st, 5, (sqlite3_int64)max);
     _cleanup_free_ int64_t *ids = calloc(max, sizeof(int64_t));
-    if (!ids)
-        return sqlite3_reset(st), -ENOMEM;
+    if (!ids) {
+        sqlite3_reset(st);
+        return -ENOMEM;
+    }
     size_t n = 0;
     int rc;
     while (n < max && (rc = sqlite3_step(st)) == SQLITE_ROW)
