@@ -18,7 +18,7 @@ db/schema-sql.h: $(srcdir)/db/schema.sql
 	$(AM_V_GEN)$(MKDIR_P) db && \
 	$(SED) -e '/^[[:space:]]*--/d' -e '/^[[:space:]]*$$/d' -e 's/\\/\\\\/g' -e 's/"/\\"/g' \
 		-e 's/^/"/' -e 's/$$/\\n"/' $(srcdir)/db/schema.sql > $@.tmp && mv $@.tmp $@
-BUILT_SOURCES = db/schema-sql.h
+BUILT_SOURCES += db/schema-sql.h
 CLEANFILES += db/schema-sql.h
 EXTRA_DIST += db/schema.sql
 
