@@ -2,7 +2,7 @@
 # integration tests can link them; main.c is the program.
 noinst_LIBRARIES += daemon/libjobsd.a
 daemon_libjobsd_a_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(MHD_CFLAGS) $(CURL_CFLAGS) $(SYSTEMD_CFLAGS) \
-	$(INIH_CFLAGS)
+	$(INIH_CFLAGS) $(SQLITE_CFLAGS)
 daemon_libjobsd_a_SOURCES = \
 	daemon/request.c daemon/request.h \
 	daemon/server.c daemon/server.h \
@@ -12,7 +12,7 @@ daemon_libjobsd_a_SOURCES = \
 	daemon/proxy.c daemon/proxy.h \
 	daemon/manager.c daemon/manager.h
 
-JOBSD_LIBS = daemon/libjobsd.a $(CONFIG_LIBS) $(UPSTREAM_LIBS) $(MHD_LIBS)
+JOBSD_LIBS = daemon/libjobsd.a $(CONFIG_LIBS) $(UPSTREAM_LIBS) $(DB_LIBS) $(MHD_LIBS)
 
 sbin_PROGRAMS += daemon/jobsd
 daemon_jobsd_SOURCES = daemon/main.c

@@ -17,6 +17,7 @@
 #include "daemon/router.h"
 #include "daemon/server.h"
 #include "daemon/upstream.h"
+#include "db/store.h"
 #include "proto/cleanup.h"
 #include "proto/log.h"
 #include "proto/strutil.h"
@@ -36,6 +37,7 @@ struct manager {
     struct upstream *upstream;
     struct upstream *retired[RETIRED_MAX]; /* replaced by a reload, finishing */
     struct proxy *proxy;
+    struct store *store;
     uint64_t start_usec;
     uint64_t drain_deadline;
     unsigned tcp_port;
@@ -74,6 +76,7 @@ struct manager *manager_free(struct manager *m)
     for (size_t i = 0; i < RETIRED_MAX; i++)
         m->retired[i] = upstream_free(m->retired[i]);
     m->router = router_free(m->router);
+    m->store = store_free(m->store);
     sd_event_source_disable_unref(m->sig_term);
     sd_event_source_disable_unref(m->sig_int);
     sd_event_source_disable_unref(m->sig_hup);
@@ -119,6 +122,35 @@ struct upstream *manager_upstream(struct manager *m)
 struct proxy *manager_proxy(struct manager *m)
 {
     return m->proxy;
+}
+
+struct store *manager_store(struct manager *m)
+{
+    return m->store;
+}
+
+/* Every write made through jobsd leaves a row: who, what, on which ids,
+ * and how it ended. One short insert; writes are rare next to reads. */
+static void on_audit(const struct request *req, void *userdata)
+{
+    struct manager *m = userdata;
+    const struct response *resp = &req->response;
+    struct store_audit a = {
+        .uid = req->peer.known ? req->peer.uid : (uid_t)-1,
+        .gid = req->peer.known ? req->peer.gid : (gid_t)-1,
+        .pid = req->peer.known ? req->peer.pid : 0,
+        .endpoint = req->match.endpoint->name,
+        .job_id = req->job_id,
+        .run_id = req->run_id,
+        .http_status = resp->status,
+        .outcome = resp->status == 0            ? "abandoned"
+                   : !isempty(resp->error_code) ? resp->error_code
+                                                : "ok",
+    };
+    int r = store_audit_add(m->store, &a);
+    if (r < 0)
+        log_warning_errno(r, "Failed to write the audit row of %s %s, ignoring: %m",
+                          req->method_raw, req->path);
 }
 
 /* A group name to its gid; "" is (gid_t)-1. Start-up and reload only: it
@@ -427,6 +459,13 @@ int manager_start(struct manager *m)
         (r = config_local_token(c, &m->local_token)) < 0)
         return r;
 
+    r = store_open(c->archive.path, STORE_OPEN_CREATE, &m->store);
+    if (r == -EPROTO)
+        return log_error_errno(r, "%s was written by a newer jobsd; not touching it",
+                               c->archive.path);
+    if (r < 0)
+        return log_error_errno(r, "Failed to open the archive %s: %m", c->archive.path);
+
     struct router_settings rs;
     if ((r = access_settings(m, c, &rs)) < 0)
         return r;
@@ -434,6 +473,7 @@ int manager_start(struct manager *m)
     if (r < 0)
         return log_error_errno(r, "Failed to set up the router: %m");
     local_register(m->router, m);
+    router_set_audit(m->router, on_audit, m);
 
     if ((r = make_upstream(m, c, &m->upstream)) < 0)
         return r;

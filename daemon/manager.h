@@ -29,3 +29,4 @@ unsigned manager_tcp_port(struct manager *m);
 struct server *manager_server(struct manager *m);
 struct upstream *manager_upstream(struct manager *m); /* NULL without a workspace */
 struct proxy *manager_proxy(struct manager *m);
+struct store *manager_store(struct manager *m);

@@ -189,9 +189,13 @@ int store_audit_add(struct store *s, const struct store_audit *a)
     sqlite3_stmt *st = store_stmt(s, STMT_AUDIT_ADD, &r);
     if (st) {
         sqlite3_bind_int64(st, 1, a->time_ms > 0 ? a->time_ms : store_now_ms(s));
-        sqlite3_bind_int64(st, 2, (sqlite3_int64)a->uid);
-        sqlite3_bind_int64(st, 3, (sqlite3_int64)a->gid);
-        sqlite3_bind_int64(st, 4, (sqlite3_int64)a->pid);
+        /* (uid_t)-1 and friends: a peer we could not identify (TCP). */
+        if (a->uid != (uid_t)-1)
+            sqlite3_bind_int64(st, 2, (sqlite3_int64)a->uid);
+        if (a->gid != (gid_t)-1)
+            sqlite3_bind_int64(st, 3, (sqlite3_int64)a->gid);
+        if (a->pid > 0)
+            sqlite3_bind_int64(st, 4, (sqlite3_int64)a->pid);
         sqlite3_bind_text(st, 5, a->endpoint, -1, SQLITE_STATIC);
         if (a->job_id > 0)
             sqlite3_bind_int64(st, 6, a->job_id);
@@ -220,8 +224,10 @@ int store_audit_list(struct store *s, int64_t since_ms, size_t limit, store_audi
     while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
         struct store_audit a = {
             .time_ms = sqlite3_column_int64(st, 0),
-            .uid = (uid_t)sqlite3_column_int64(st, 1),
-            .gid = (gid_t)sqlite3_column_int64(st, 2),
+            .uid = sqlite3_column_type(st, 1) == SQLITE_NULL ? (uid_t)-1
+                                                             : (uid_t)sqlite3_column_int64(st, 1),
+            .gid = sqlite3_column_type(st, 2) == SQLITE_NULL ? (gid_t)-1
+                                                             : (gid_t)sqlite3_column_int64(st, 2),
             .pid = (pid_t)sqlite3_column_int64(st, 3),
             .endpoint = (const char *)sqlite3_column_text(st, 4),
             .job_id = sqlite3_column_int64(st, 5),

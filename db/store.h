@@ -78,7 +78,7 @@ int store_tracked_runs(struct store *s, int64_t **ret_ids, size_t *ret_n);
 /* One write made through the daemon. Strings are copied. */
 struct store_audit {
     int64_t time_ms; /* 0: now */
-    uid_t uid;
+    uid_t uid;       /* (uid_t)-1, (gid_t)-1, pid 0: an unidentified peer (TCP) */
     gid_t gid;
     pid_t pid;
     const char *endpoint; /* endpoint name from proto/endpoints.def */

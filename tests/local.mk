@@ -60,9 +60,9 @@ EXTRA_DIST += tests/integration/lib.sh tests/integration/daemon-basics.sh \
 check_LIBRARIES += tests/integration/libjdtest.a
 tests_integration_libjdtest_a_SOURCES = tests/integration/jdtest.c tests/integration/jdtest.h
 tests_integration_libjdtest_a_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS)
-JD_TEST_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS)
+JD_TEST_CFLAGS = $(AM_CFLAGS) $(CURL_CFLAGS) $(JSONC_CFLAGS) $(SQLITE_CFLAGS)
 JD_TEST_LDADD = tests/integration/libjdtest.a tests/fakews/libfwtest.a tests/libtap.a \
-	$(PROTO_LIBS) $(CURL_LIBS)
+	$(DB_LIBS) $(CURL_LIBS)
 
 check_PROGRAMS += tests/integration/test-proxy
 tests_integration_test_proxy_SOURCES = tests/integration/test-proxy.c

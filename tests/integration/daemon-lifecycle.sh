@@ -63,8 +63,10 @@ if command -v setpriv >/dev/null 2>&1 && [ -n "$nogroup" ] && [ "$(id -u)" -eq 0
     is "$(as_nobody -X POST -d '{"job_id":1}' http://x/api/2.2/jobs/run-now)" 403 "but not write"
     is "$(http POST /api/2.2/jobs/run-now -d '{"job_id":1}' | cut -c1-3)" 400 "root still writes (and the workspace answers)"
     like "$(cat "$T/d.log")" 'POST /api/2.2/jobs/run-now by uid=65534 gid=[0-9]+ pid=[0-9]+ -> 403' "the refused write is logged with the peer"
+    like "$(sqlite3 "$T/archive.db" "select uid, gid, http_status, outcome from audit where endpoint = 'run_now' order by id")" \
+        "^65534\|$nogroup\|403\|PERMISSION_DENIED" "and stored in the archive's audit table"
 else
-    for i in 1 2 3 4; do echo "ok # SKIP needs root and setpriv"; tap_n=$((tap_n + 1)); done
+    for i in 1 2 3 4 5; do echo "ok # SKIP needs root and setpriv"; tap_n=$((tap_n + 1)); done
 fi
 
 # SIGTERM with a request in flight: it finishes; then exit 0.

@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "db/store.h"
 #include "proto/endpoint.h"
 #include "proto/json.h"
 #include "proto/strutil.h"
@@ -273,6 +277,69 @@ static void test_headers(void)
     ok(jlog && !strstr(jlog, FWT_TOKEN), "the workspace token is not in jobsd's log");
 }
 
+struct audit_seen {
+    unsigned rows;
+    bool run_now_ok, put_refused, tcp_reset, create_ok;
+    int64_t run_now_run_id;
+};
+
+static int on_audit_row(const struct store_audit *a, void *userdata)
+{
+    struct audit_seen *seen = userdata;
+    seen->rows++;
+    if (streq(a->endpoint, "run_now") && a->http_status == 200 && streq_ptr(a->outcome, "ok") &&
+        a->uid == getuid() && a->pid > 0 && a->job_id == job) {
+        seen->run_now_ok = true;
+        seen->run_now_run_id = a->run_id;
+    }
+    if (streq(a->endpoint, "set_permissions") && a->http_status == 400 &&
+        streq_ptr(a->outcome, "INVALID_PARAMETER_VALUE") && a->job_id == job2)
+        seen->put_refused = true;
+    if (streq(a->endpoint, "reset") && a->uid == (uid_t)-1 && a->pid == 0 && a->job_id == job2)
+        seen->tcp_reset = true;
+    if (streq(a->endpoint, "create") && a->job_id == job2 && streq_ptr(a->outcome, "ok"))
+        seen->create_ok = true;
+    return 0;
+}
+
+/* Whether a file holds a string, as raw bytes. */
+static bool file_has(const char *path, const char *needle)
+{
+    _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+    struct buf b = BUF_INIT(256 * MIB);
+    char chunk[65536];
+    ssize_t n;
+    while (fd >= 0 && (n = read(fd, chunk, sizeof(chunk))) > 0)
+        if (buf_append(&b, chunk, (size_t)n) < 0)
+            break;
+    bool found = b.len && memmem(b.data, b.len, needle, strlen(needle)) != NULL;
+    buf_done(&b);
+    return found;
+}
+
+static void test_audit(void)
+{
+    char path[400];
+    struct store *st = NULL;
+    struct audit_seen seen = { 0 };
+    snprintf(path, sizeof(path), "%s/archive.db", jd->dir);
+    is_int(store_open(path, 0, &st), 0, "the archive opens beside the running daemon");
+    ok(store_audit_list(st, 0, 1000, on_audit_row, &seen) >= 0, "audit rows can be listed");
+    ok(seen.rows >= 15, "every write left an audit row (%u)", seen.rows);
+    ok(seen.run_now_ok, "run-now: uid, pid, job and ok are recorded");
+    ok(seen.run_now_run_id > 0, "run-now: the run it started is recorded");
+    ok(seen.create_ok, "jobs/create: the job it made is recorded");
+    ok(seen.put_refused, "a refused permissions PUT records the workspace's error code");
+    ok(seen.tcp_reset, "a write over TCP records an unidentified peer");
+    store_free(st);
+    static const char *const files[] = { "archive.db", "archive.db-wal" };
+    for (size_t i = 0; i < ELEMENTSOF(files); i++) {
+        snprintf(path, sizeof(path), "%s/%s", jd->dir, files[i]);
+        ok(!file_has(path, FWT_TOKEN), "the workspace token is not in %s", files[i]);
+        ok(!file_has(path, jd->local_token), "the local token is not in %s", files[i]);
+    }
+}
+
 int main(void)
 {
     const char *const fw_args[] = { "--clock", "manual", NULL };
@@ -296,6 +363,7 @@ int main(void)
     test_reads(jd->tcp_client, "tcp");
     test_writes();
     test_headers();
+    test_audit();
 
     for (size_t i = 0; i < _ENDPOINT_MAX; i++) {
         const struct endpoint *e = &endpoint_table[i];
