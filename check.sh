@@ -51,6 +51,13 @@ if [ -n "$missing" ]; then
     }
 fi
 
+# The official Databricks SDK for JavaScript, for tests/integration/sdk-js.sh
+# (skipped, saying why, when node or npm is missing or the install fails).
+if command -v npm >/dev/null 2>&1 && [ ! -d tests/sdk/node_modules/@databricks/sdk-experimental ]; then
+    (cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error >/dev/null 2>&1) ||
+        echo "check.sh: npm ci in tests/sdk failed; the SDK test will be skipped" >&2
+fi
+
 jobs=$(nproc 2>/dev/null || echo 2)
 autoreconf -fi >/dev/null 2>&1 || {
     autoreconf -fi

@@ -267,9 +267,6 @@ static int proxy_handle(struct request *req, void *userdata)
     } else if (req->body.len > 0) {
         body = req->body.data;
         body_len = req->body.len;
-    } else if (e->method != HTTP_GET) {
-        body = "{}";
-        body_len = 2;
     }
     if (req->user_agent)
         ua = strjoin(req->user_agent, " jobsd/" PACKAGE_VERSION);

@@ -52,9 +52,11 @@ check_PROGRAMS += tests/harness/launch
 tests_harness_launch_SOURCES = tests/harness/launch.c
 tests_harness_launch_LDADD = $(PROTO_LIBS)
 
-TESTS += tests/integration/daemon-basics.sh tests/integration/daemon-lifecycle.sh
+TESTS += tests/integration/daemon-basics.sh tests/integration/daemon-lifecycle.sh \
+	tests/integration/sdk-js.sh
 EXTRA_DIST += tests/integration/lib.sh tests/integration/daemon-basics.sh \
-	tests/integration/daemon-lifecycle.sh
+	tests/integration/daemon-lifecycle.sh tests/integration/sdk-js.sh \
+	tests/sdk/package.json tests/sdk/package-lock.json tests/sdk/jobs.mjs
 
 # C integration tests: fakews (tests/fakews/fwtest.h) + jobsd (jdtest.h).
 check_LIBRARIES += tests/integration/libjdtest.a

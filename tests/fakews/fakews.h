@@ -290,6 +290,7 @@ struct fakews_config {
     double speed;
     int64_t epoch_ms; /* the simulated time at start; 0: the wall clock */
     const char *workspace_id;
+    bool small_ids; /* ids from 1001 (below 2^53), for SDKs that read numbers as doubles */
 };
 
 struct fakews {

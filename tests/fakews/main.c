@@ -30,6 +30,8 @@ static void help(void)
            "  --speed X            real clock: simulated seconds per second (default 1)\n"
            "  --epoch-ms MS        simulated time at start (default: now)\n"
            "  --workspace-id ID    workspace id in host metadata (default 1234567890123456)\n"
+           "  --small-ids          ids from 1001, below 2^53 (for SDKs whose numbers are\n"
+           "                       doubles, like JavaScript's); default: above 2^53\n"
            "  --die-with-parent    exit (as on SIGTERM) when the parent process dies\n"
            "  --help               this text\n\n"
            "Control endpoints (no token): /__fake/clock, /__fake/requests, /__fake/counters,\n"
@@ -74,6 +76,7 @@ int main(int argc, char **argv)
         ARG_SPEED,
         ARG_EPOCH,
         ARG_WORKSPACE,
+        ARG_SMALL_IDS,
         ARG_DIE_WITH_PARENT,
         ARG_HELP,
     };
@@ -88,6 +91,7 @@ int main(int argc, char **argv)
         { "speed", required_argument, NULL, ARG_SPEED },
         { "epoch-ms", required_argument, NULL, ARG_EPOCH },
         { "workspace-id", required_argument, NULL, ARG_WORKSPACE },
+        { "small-ids", no_argument, NULL, ARG_SMALL_IDS },
         { "die-with-parent", no_argument, NULL, ARG_DIE_WITH_PARENT },
         { "help", no_argument, NULL, ARG_HELP },
         {},
@@ -155,6 +159,9 @@ int main(int argc, char **argv)
             break;
         case ARG_WORKSPACE:
             cfg.workspace_id = optarg;
+            break;
+        case ARG_SMALL_IDS:
+            cfg.small_ids = true;
             break;
         case ARG_DIE_WITH_PARENT:
             die_with_parent = true;

@@ -38,8 +38,8 @@ int fakews_new(const struct fakews_config *cfg, struct fakews **ret)
     ws->sim_base_ms = cfg->epoch_ms > 0 ? cfg->epoch_ms : wall_ms();
     ws->mono_base_ms = fw_mono_ms();
     ws->now_ms = ws->sim_base_ms;
-    ws->next_job_id = FW_JOB_ID_BASE;
-    ws->next_run_id = FW_RUN_ID_BASE;
+    ws->next_job_id = cfg->small_ids ? 1001 : FW_JOB_ID_BASE;
+    ws->next_run_id = cfg->small_ids ? 1000001 : FW_RUN_ID_BASE;
     ws->next_fault_id = 1;
     ws->idempotency = json_object_new_object();
     if (!ws->idempotency || idmap_new(&ws->jobs_by_id) < 0 || idmap_new(&ws->runs_by_id) < 0 ||
