@@ -46,13 +46,12 @@ static const char *upstream_error_text(int e, char *buf, size_t n)
 static int add_upstream(struct json_object *o, struct manager *m)
 {
     struct upstream_stats st;
-    struct proxy_stats ps;
+    const struct proxy_stats *ps = proxy_get_stats(manager_proxy(m));
     char why[128];
     _cleanup_json_ struct json_object *u = json_object_new_object();
     _cleanup_json_ struct json_object *auth = json_object_new_object();
     if (!u || !auth || upstream_get_stats(manager_upstream(m), &st) < 0)
         return -ENOMEM;
-    proxy_get_stats(manager_proxy(m), &ps);
     int r = 0;
     r |= json_add_bool(u, "reachable", st.reachable);
     if (st.last_answer_usec)
@@ -69,7 +68,7 @@ static int add_upstream(struct json_object *o, struct manager *m)
     r |= json_add_int64(u, "attempts", (int64_t)st.attempts);
     r |= json_add_int64(u, "retries", (int64_t)st.retries);
     r |= json_add_int64(u, "rejected_queue_full", (int64_t)st.rejected_full);
-    r |= json_add_int64(u, "idempotency_tokens_added", (int64_t)ps.tokens_added);
+    r |= json_add_int64(u, "idempotency_tokens_added", (int64_t)ps->tokens_added);
     r |= json_add_string(auth, "type", st.auth.kind == AUTH_OAUTH_M2M ? "oauth-m2m" : "pat");
     if (st.auth.kind == AUTH_OAUTH_M2M) {
         r |= json_add_bool(auth, "have_token", st.auth.have_token);

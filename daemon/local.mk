@@ -10,6 +10,7 @@ daemon_libjobsd_a_SOURCES = \
 	daemon/router.c daemon/router.h \
 	daemon/local.c daemon/local.h \
 	daemon/proxy.c daemon/proxy.h \
+	daemon/metrics.c daemon/metrics.h \
 	daemon/manager.c daemon/manager.h
 
 JOBSD_LIBS = daemon/libjobsd.a $(CONFIG_LIBS) $(UPSTREAM_LIBS) $(DB_LIBS) $(MHD_LIBS)

@@ -13,6 +13,7 @@
 #include "daemon/listen.h"
 #include "daemon/local.h"
 #include "daemon/manager.h"
+#include "daemon/metrics.h"
 #include "daemon/proxy.h"
 #include "daemon/router.h"
 #include "daemon/server.h"
@@ -127,6 +128,11 @@ struct proxy *manager_proxy(struct manager *m)
 struct store *manager_store(struct manager *m)
 {
     return m->store;
+}
+
+struct router *manager_router(struct manager *m)
+{
+    return m->router;
 }
 
 /* Every write made through jobsd leaves a row: who, what, on which ids,
@@ -473,6 +479,7 @@ int manager_start(struct manager *m)
     if (r < 0)
         return log_error_errno(r, "Failed to set up the router: %m");
     local_register(m->router, m);
+    metrics_register(m->router, m);
     router_set_audit(m->router, on_audit, m);
 
     if ((r = make_upstream(m, c, &m->upstream)) < 0)

@@ -30,3 +30,4 @@ struct server *manager_server(struct manager *m);
 struct upstream *manager_upstream(struct manager *m); /* NULL without a workspace */
 struct proxy *manager_proxy(struct manager *m);
 struct store *manager_store(struct manager *m);
+struct router *manager_router(struct manager *m);

@@ -59,9 +59,9 @@ void proxy_set_upstream(struct proxy *p, struct upstream *u)
     p->upstream = u;
 }
 
-void proxy_get_stats(const struct proxy *p, struct proxy_stats *ret)
+const struct proxy_stats *proxy_get_stats(const struct proxy *p)
 {
-    *ret = p->stats;
+    return &p->stats;
 }
 
 static int append_encoded(struct buf *b, const char *s)
@@ -206,6 +206,8 @@ static void on_upstream_done(const struct upstream_response *u, void *userdata)
     struct request *req = call->req;
     struct response *resp = &req->response;
 
+    call->proxy->stats.answers[req->match.endpoint->id]
+                              [u->status >= 100 && u->status < 600 ? u->status / 100 : 0]++;
     if (u->status > 0) {
         /* The workspace's own answer, byte for byte. */
         response_set_bytes(resp, u->status, NULL, u->body, u->body_len);

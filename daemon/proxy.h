@@ -29,12 +29,15 @@ void proxy_set_upstream(struct proxy *p, struct upstream *u);
 void proxy_register(struct proxy *p, struct router *r);
 
 struct proxy_stats {
+    /* Upstream answers by endpoint row and status class ([0]: no answer). */
+    uint64_t answers[_ENDPOINT_MAX][6];
     uint64_t forwarded;
     uint64_t tokens_added; /* idempotency tokens jobsd generated */
     uint64_t queue_full;   /* answered 429 before reaching upstream */
     uint64_t failed;       /* no HTTP answer from the workspace */
 };
-void proxy_get_stats(const struct proxy *p, struct proxy_stats *ret);
+/* Borrowed; valid as long as the proxy. */
+const struct proxy_stats *proxy_get_stats(const struct proxy *p);
 
 /* Appends the query of req, percent-encoded, to b ("?k=v&..."). For tests. */
 int proxy_format_query(const struct request *req, struct buf *b);

@@ -83,9 +83,9 @@ void router_set_audit(struct router *r, route_audit_t audit, void *userdata)
     r->audit_userdata = userdata;
 }
 
-void router_get_stats(const struct router *r, struct router_stats *ret)
+const struct router_stats *router_get_stats(const struct router *r)
 {
-    *ret = r->stats;
+    return &r->stats;
 }
 
 /* Compares without an early exit, so the time taken says nothing of where a
@@ -240,8 +240,9 @@ static void on_complete(struct request *req, void *userdata)
     uint64_t elapsed = 0;
     struct timespec ts;
 
-    if (status >= 100 && status < 600)
-        r->stats.by_status_class[status / 100]++;
+    size_t row = req->matched ? (size_t)req->match.endpoint->id : _ENDPOINT_MAX;
+    unsigned src = (unsigned)req->response.source < _JOBSD_SOURCE_MAX ? req->response.source : 0;
+    r->stats.requests[row][src][status >= 100 && status < 600 ? status / 100 : 0]++;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     elapsed = (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u - req->start_usec;
 

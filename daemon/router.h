@@ -40,9 +40,12 @@ void router_set_audit(struct router *r, route_audit_t audit, void *userdata);
 struct server_handlers router_handlers(struct router *r);
 
 /* Peer-facing counters, for /metrics and status. */
+/* Answers by endpoint row (_ENDPOINT_MAX: no row matched), source and
+ * status class ([2] = 2xx; [0] = none sent). */
 struct router_stats {
-    uint64_t by_status_class[6]; /* [2] = 2xx, ... */
+    uint64_t requests[_ENDPOINT_MAX + 1][_JOBSD_SOURCE_MAX][6];
     uint64_t rejected_auth;
     uint64_t rejected_body;
 };
-void router_get_stats(const struct router *r, struct router_stats *ret);
+/* Borrowed; valid as long as the router. */
+const struct router_stats *router_get_stats(const struct router *r);

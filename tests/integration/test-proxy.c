@@ -340,6 +340,61 @@ static void test_audit(void)
     }
 }
 
+/* Every line of the exposition is a comment or "name{labels} value". */
+static bool prometheus_lines_ok(const char *text, char *bad, size_t n)
+{
+    for (const char *p = text; *p;) {
+        const char *e = strchr(p, '\n');
+        size_t len = e ? (size_t)(e - p) : strlen(p);
+        char line[512];
+        snprintf(line, sizeof(line), "%.*s", (int)MIN(len, sizeof(line) - 1), p);
+        bool good = startswith(line, "# HELP ") || startswith(line, "# TYPE ");
+        if (!good) {
+            size_t i = strspn(line, "abcdefghijklmnopqrstuvwxyz_");
+            if (i > 0 && line[i] == '{') {
+                const char *close = strchr(line + i, '}');
+                i = close ? (size_t)(close - line) + 1 : 0;
+            }
+            good = i > 0 && line[i] == ' ' && line[i + 1] &&
+                   strspn(line + i + 1, "0123456789") == strlen(line + i + 1);
+        }
+        if (!good) {
+            strscpy(bad, n, line);
+            return false;
+        }
+        p = e ? e + 1 : p + len;
+    }
+    return true;
+}
+
+static void test_metrics(void)
+{
+    struct fwt_resp r;
+    char bad[512] = "";
+    is_int(fwt_call(jd->unix_client, "GET", "/metrics", NULL, "", &r), 200, "/metrics answers");
+    ok(startswith(r.content_type, "text/plain; version=0.0.4") != NULL,
+       "in the Prometheus text format (%s)", r.content_type);
+    ok(r.body && prometheus_lines_ok(r.body, bad, sizeof(bad)), "every line parses ('%s')", bad);
+    ok(r.body && strstr(r.body, "jobsd_requests_total{endpoint=\"get_run\",code=\"2xx\","
+                                "source=\"upstream\"} "),
+       "requests by endpoint, status and source");
+    ok(r.body && strstr(r.body, "jobsd_requests_total{endpoint=\"get_run\",code=\"4xx\","
+                                "source=\"upstream\"} "),
+       "the workspace's errors are counted apart");
+    ok(r.body && strstr(r.body, "jobsd_upstream_answers_total{endpoint=\"run_now\",code=\"2xx\"} "),
+       "upstream answers by endpoint");
+    ok(r.body && strstr(r.body, "jobsd_idempotency_tokens_added_total 2\n"),
+       "two idempotency tokens added (run-now and submit without one)");
+    ok(r.body && strstr(r.body, "jobsd_upstream_retries_total "), "retries");
+    ok(r.body && strstr(r.body, "jobsd_upstream_limiter_tokens "), "the limiter");
+    ok(r.body && strstr(r.body, "jobsd_archive_runs"), "archive rows");
+    ok(r.body && !strstr(r.body, FWT_TOKEN), "no token in the metrics");
+    fwt_resp_done(&r);
+    is_int(fwt_call(jd->tcp_client, "GET", "/metrics", NULL, "nope", &r), 401,
+           "/metrics on TCP needs the local token");
+    fwt_resp_done(&r);
+}
+
 int main(void)
 {
     const char *const fw_args[] = { "--clock", "manual", NULL };
@@ -364,6 +419,7 @@ int main(void)
     test_writes();
     test_headers();
     test_audit();
+    test_metrics();
 
     for (size_t i = 0; i < _ENDPOINT_MAX; i++) {
         const struct endpoint *e = &endpoint_table[i];
