@@ -10,6 +10,7 @@ daemon_libjobsd_a_SOURCES = \
 	daemon/router.c daemon/router.h \
 	daemon/local.c daemon/local.h \
 	daemon/proxy.c daemon/proxy.h \
+	daemon/archiver.c daemon/archiver.h \
 	daemon/metrics.c daemon/metrics.h \
 	daemon/manager.c daemon/manager.h
 

@@ -39,6 +39,7 @@ struct manager {
     struct upstream *retired[RETIRED_MAX]; /* replaced by a reload, finishing */
     struct proxy *proxy;
     struct store *store;
+    struct archiver *archiver;
     uint64_t start_usec;
     uint64_t drain_deadline;
     unsigned tcp_port;
@@ -73,6 +74,7 @@ struct manager *manager_free(struct manager *m)
      * into the proxy and upstream. */
     m->server = server_free(m->server);
     m->proxy = proxy_free(m->proxy);
+    m->archiver = archiver_free(m->archiver);
     m->upstream = upstream_free(m->upstream);
     for (size_t i = 0; i < RETIRED_MAX; i++)
         m->retired[i] = upstream_free(m->retired[i]);
@@ -488,7 +490,9 @@ int manager_start(struct manager *m)
         .request_timeout_usec = c->server.request_timeout_ms * 1000,
         .workspace_id = isempty(c->workspace.workspace_id) ? NULL : c->workspace.workspace_id,
     };
-    r = proxy_new(m->upstream, &ps, &m->proxy);
+    r = archiver_new(m->store, &m->archiver);
+    if (r >= 0)
+        r = proxy_new(m->upstream, m->archiver, &ps, &m->proxy);
     if (r < 0)
         return log_error_errno(r, "Failed to set up the proxy: %m");
     proxy_register(m->proxy, m->router);

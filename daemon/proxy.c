@@ -18,6 +18,7 @@
 
 struct proxy {
     struct upstream *upstream;
+    struct archiver *archiver;
     struct proxy_settings settings;
     char *workspace_id;
     struct proxy_stats stats;
@@ -29,12 +30,14 @@ struct call {
     struct upstream_transfer *transfer;
 };
 
-int proxy_new(struct upstream *u, const struct proxy_settings *s, struct proxy **ret)
+int proxy_new(struct upstream *u, struct archiver *archiver, const struct proxy_settings *s,
+              struct proxy **ret)
 {
     struct proxy *p = calloc(1, sizeof(*p));
     if (!p)
         return -ENOMEM;
     p->upstream = u;
+    p->archiver = archiver;
     p->settings = *s;
     if (s->workspace_id && !(p->workspace_id = strdup(s->workspace_id))) {
         free(p);
@@ -208,7 +211,10 @@ static void on_upstream_done(const struct upstream_response *u, void *userdata)
 
     call->proxy->stats.answers[req->match.endpoint->id]
                               [u->status >= 100 && u->status < 600 ? u->status / 100 : 0]++;
-    if (u->status > 0) {
+    if (call->proxy->archiver && (u->status == 0 || u->status >= 400) &&
+        archiver_answer(call->proxy->archiver, req, u)) {
+        /* The workspace forgot the run or cannot answer: the archive can. */
+    } else if (u->status > 0) {
         /* The workspace's own answer, byte for byte. */
         response_set_bytes(resp, u->status, NULL, u->body, u->body_len);
         if (u->content_type && startswith(u->content_type, "application/json"))
@@ -219,6 +225,8 @@ static void on_upstream_done(const struct upstream_response *u, void *userdata)
         if (u->retry_after_s && (u->status == 429 || u->status == 503))
             resp->retry_after_s = u->retry_after_s;
         note_outcome(req, u);
+        if (call->proxy->archiver)
+            archiver_record(call->proxy->archiver, req, u);
     } else {
         call->proxy->stats.failed++;
         log_warning("%s %s: the workspace %s after %u attempt%s: %s", req->method_raw, req->path,

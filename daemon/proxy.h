@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "daemon/archiver.h"
 #include "daemon/router.h"
 #include "daemon/upstream.h"
 
@@ -18,7 +19,10 @@ struct proxy_settings {
     const char *workspace_id;      /* sent as X-Databricks-Workspace-Id when set */
 };
 
-int proxy_new(struct upstream *u, const struct proxy_settings *s, struct proxy **ret);
+/* archiver (borrowed, may be NULL) keeps what passes and answers what the
+ * workspace forgot or cannot give. */
+int proxy_new(struct upstream *u, struct archiver *archiver, const struct proxy_settings *s,
+              struct proxy **ret);
 struct proxy *proxy_free(struct proxy *p);
 
 /* New requests go to u from now on (a reload with new credentials); those in

@@ -77,3 +77,9 @@ tests_integration_test_proxy_faults_SOURCES = tests/integration/test-proxy-fault
 tests_integration_test_proxy_faults_CFLAGS = $(JD_TEST_CFLAGS)
 tests_integration_test_proxy_faults_LDADD = $(JD_TEST_LDADD)
 TESTS += tests/integration/test-proxy-faults
+
+check_PROGRAMS += tests/integration/test-archive
+tests_integration_test_archive_SOURCES = tests/integration/test-archive.c
+tests_integration_test_archive_CFLAGS = $(JD_TEST_CFLAGS)
+tests_integration_test_archive_LDADD = $(JD_TEST_LDADD)
+TESTS += tests/integration/test-archive

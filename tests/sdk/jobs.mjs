@@ -72,16 +72,18 @@ await check("cancelRun and wait", async () => {
 });
 await check("cancelAllRuns", async () => { await w.jobs.cancelAllRuns({ job_id: jobId }); return true; });
 await check("deleteRun", async () => { await w.jobs.deleteRun({ run_id: run.run_id }); return true; });
-await check("a deleted run is the workspace's error", async () => {
-  try { await w.jobs.getRun({ run_id: run.run_id }); return false; }
-  catch (e) { return e.errorCode === "INVALID_PARAMETER_VALUE" && /does not exist/.test(e.message); }
-});
 
 await check("getPermissions", async () => (await w.jobs.getPermissions({ job_id: String(jobId) })).object_type === "job");
 await check("getPermissionLevels", async () => (await w.jobs.getPermissionLevels({ job_id: String(jobId) })).permission_levels.length > 0);
 // SDK 0.17.0 sends PATCH without its body (api-client.js only sends bodies
 // for POST and PUT): whatever the workspace answers to that, jobsd must too.
 const direct = new WorkspaceClient({ host: process.env.WS_URL, token: process.env.WS_TOKEN, authType: "pat" });
+await check("the workspace has forgotten the deleted run", async () => {
+  try { await direct.jobs.getRun({ run_id: run.run_id }); return false; }
+  catch (e) { return e.errorCode === "INVALID_PARAMETER_VALUE" && /does not exist/.test(e.message); }
+});
+await check("jobsd still answers it from its archive", async () =>
+  (await w.jobs.getRun({ run_id: run.run_id })).run_id === run.run_id);
 const outcome = async (client) => {
   try {
     const p = await client.jobs.updatePermissions({ job_id: String(jobId), access_control_list: [{ group_name: "data", permission_level: "CAN_VIEW" }] });
