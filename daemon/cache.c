@@ -399,6 +399,8 @@ int cache_store(struct cache *c, const char *key, int status, struct cache_body 
 enum cache_lookup_result cache_lookup(struct cache *c, const char *key, uint64_t now_usec,
                                       uint64_t max_age_usec, struct cache_hit *ret)
 {
+    if (!c || !key || !ret)
+        return CACHE_MISS;
     size_t len = strnlen(key, CACHE_KEY_MAX + 1);
     struct entry *e =
         len <= CACHE_KEY_MAX ? entry_find(c, key, len, cache_hash_key(key, len)) : NULL;

@@ -5,7 +5,22 @@
  * now_usec. The cache owns its entries, keys and flights; bodies are shared
  * by reference count: whoever holds a ref (the cache, a lookup's caller, a
  * flight's waiter, libmicrohttpd through cache_body_unref_data) releases it.
- * Single-threaded: everything runs on the one event loop. */
+ * Single-threaded: everything runs on the one event loop.
+ *
+ * How a read is meant to use it (the proxy):
+ *   key = cache_key_build(...);
+ *   cache_lookup(key, now, max-age):
+ *     FRESH  -> answer hit.body (source cache, Age hit.age_sec)
+ *     STALE  -> answer hit.body at once (source stale); then
+ *               cache_flight_join(key, NULL cb): LEADER refreshes in the
+ *               background, BUSY means a refresh is already in the air
+ *     MISS   -> cache_flight_join(key, cb): LEADER fetches (tags.epoch =
+ *               cache_epoch() first), JOINED waits for cb
+ *   leader done: cache_store() when cacheable, then cache_flight_finish();
+ *   on 5xx/429/unreachable: cache_lookup(key, now, UINT64_MAX) for a STALE
+ *   copy within the grace, cache_flight_abort() (or finish with the error
+ *   response); a waiter woken with an error may do the same lookup.
+ *   A write: cache_invalidate(row->invalidates, job_id, run_id). */
 #pragma once
 
 #include <stdbool.h>
