@@ -322,7 +322,7 @@ static bool invalidated_since(const struct cache *c, uint64_t epoch, const struc
         return true;
     for (uint64_t e = epoch + 1; e <= c->epoch; e++) {
         const struct inv_record *r = &c->recent[e % CACHE_RECENT_INV];
-        if (r->epoch != e || inv_matches(r->flags, r->job_id, r->run_id, t))
+        if (inv_matches(r->flags, r->job_id, r->run_id, t))
             return true;
     }
     return false;

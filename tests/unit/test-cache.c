@@ -905,6 +905,9 @@ static void test_epoch(void)
     is_int(cache_store(c, "r5", 200, b, 0, &r5, T0), 1, "a read begun after the write: kept");
     for (int i = 0; i < CACHE_RECENT_INV; i++)
         cache_invalidate(c, INV_JOB_LIST, 0, 0);
+    r5.epoch = e0;
+    is_int(cache_store(c, "r5", 200, b, 0, &r5, T0), -ESTALE,
+           "its write has left the ring: still refused");
     r6.epoch = e0;
     is_int(cache_store(c, "r6", 200, b, 0, &r6, T0), -ESTALE, "too long ago to tell: refused");
     r6.epoch = cache_epoch(c) - CACHE_RECENT_INV;
