@@ -76,7 +76,6 @@ static inline void dlist_del(struct dnode *n)
 #define CACHE_RECENT_INV 64
 
 struct inv_record {
-    uint64_t epoch;
     unsigned flags;
     int64_t job_id;
     int64_t run_id;

@@ -456,7 +456,6 @@ int cache_invalidate(struct cache *c, unsigned inv_flags, int64_t job_id, int64_
 
     c->epoch++;
     c->recent[c->epoch % CACHE_RECENT_INV] = (struct inv_record){
-        .epoch = c->epoch,
         .flags = inv_flags,
         .job_id = job_id,
         .run_id = run_id,

@@ -486,6 +486,43 @@ static void test_byte_bound(void)
     ok(!present(c, "19", T0), "old copy of the key dropped");
 }
 
+/* The tables grow with the entries and count against the bound. */
+static void test_table_growth(void)
+{
+    _cleanup_(cache_freep) struct cache *c = cache_small(4 * MIB, 1000);
+    _cleanup_(cache_body_unrefp) struct cache_body *b = body_of("{}");
+    const struct cache_tags t = { .class = CACHE_JOB, .job_id = 1 };
+    uint64_t charge = cache_entry_charge(4, b);
+    char key[8];
+
+    /* entries -> buckets: 64 until the 65th, then 128, 256, 512. */
+    static const struct {
+        unsigned entries;
+        uint64_t buckets;
+    } steps[] = { { 64, 64 }, { 65, 128 }, { 129, 256 }, { 500, 512 } };
+    unsigned n = 0;
+    for (size_t i = 0; i < ELEMENTSOF(steps); i++) {
+        for (; n < steps[i].entries; n++) {
+            (void)snprintf(key, sizeof(key), "%04u", n);
+            if (cache_store(c, key, 200, b, 0, &t, T0) != 1)
+                abort();
+        }
+        struct cache_stats st;
+        cache_get_stats(c, &st);
+        is_int((int64_t)st.bytes,
+               (int64_t)(3 * steps[i].buckets * sizeof(void *) + steps[i].entries * charge),
+               "%u entries: %" PRIu64 " buckets x 3 + entries x charge", steps[i].entries,
+               steps[i].buckets);
+    }
+    unsigned found = 0;
+    for (unsigned i = 0; i < 500; i++) {
+        (void)snprintf(key, sizeof(key), "%04u", i);
+        found += present(c, key, T0);
+    }
+    is_int(found, 500, "every entry found after rehashing");
+    is_int(cache_invalidate(c, INV_JOB, 1, 0), 500, "and through the job index");
+}
+
 /* ---- randomized run against a reference model ---- */
 
 #define MODEL_KEYS 200
@@ -974,6 +1011,7 @@ int main(void)
     test_class_off();
     test_lru_entries();
     test_byte_bound();
+    test_table_growth();
     randomized(48, 64 * KIB, 100000, true);
     randomized(1000, 192 * KIB, 100000, false);
     test_invalidate_table();
