@@ -24,22 +24,29 @@ static void kb_add(struct key_buf *kb, const char *s, size_t n)
     kb->len += n;
 }
 
+/* RFC 3986 unreserved: ALPHA DIGIT - . _ ~ */
 static bool is_unreserved(unsigned char ch)
 {
     return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
            ch == '-' || ch == '.' || ch == '_' || ch == '~';
 }
 
+/* Copies runs of bytes that need no encoding at once. */
 static void kb_add_encoded(struct key_buf *kb, const char *s, bool keep_slash)
 {
     static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *)s;
 
-    for (const unsigned char *p = (const unsigned char *)s; *p && !kb->overflow; p++) {
-        if (is_unreserved(*p) || (keep_slash && *p == '/')) {
-            kb_add(kb, (const char *)p, 1);
-        } else {
+    while (*p && !kb->overflow) {
+        const unsigned char *run = p;
+        while (*p && (is_unreserved(*p) || (keep_slash && *p == '/')))
+            p++;
+        if (p > run)
+            kb_add(kb, (const char *)run, (size_t)(p - run));
+        if (*p) {
             char e[3] = { '%', hex[*p >> 4], hex[*p & 15] };
             kb_add(kb, e, 3);
+            p++;
         }
     }
 }

@@ -97,20 +97,21 @@ static inline size_t id_bucket(const struct cache *c, int64_t id)
 
 /* ---- entries ---- */
 
+/* What a hit reads comes first, to touch few cache lines. */
 struct entry {
     struct hnode by_key;
-    struct hnode by_job;
-    struct hnode by_run;
-    struct dnode lru;
-    struct dnode by_class;
     uint64_t hash;
+    size_t key_len;
     uint64_t stored_usec;
     uint64_t expires_usec; /* UINT64_MAX: never */
     struct cache_body *body;
+    struct dnode lru;
+    int status;
+    struct hnode by_job;
+    struct hnode by_run;
+    struct dnode by_class;
     uint64_t charge;
     struct cache_tags tags;
-    int status;
-    size_t key_len;
     char key[];
 };
 
