@@ -45,7 +45,18 @@ static int64_t wall_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void count(struct archiver *a, int r, const struct request *req)
+void archive_subject_from_request(const struct request *req, struct archive_subject *ret)
+{
+    *ret = (struct archive_subject){
+        .endpoint = req->match.endpoint,
+        .job_id = req->job_id,
+        .run_id = req->run_id,
+        .page = request_query(req, "page_token") != NULL,
+        .views = request_query(req, "views_to_export"),
+    };
+}
+
+static void count(struct archiver *a, int r, const struct archive_subject *s)
 {
     if (r == STORE_UNCHANGED)
         a->stats.unchanged++;
@@ -53,8 +64,7 @@ static void count(struct archiver *a, int r, const struct request *req)
         a->stats.stored++;
     else if (r < 0) {
         a->stats.failed++;
-        log_warning_errno(r, "Failed to archive the answer to %s %s, ignoring: %m", req->method_raw,
-                          req->path);
+        log_warning_errno(r, "Failed to archive an answer of %s, ignoring: %m", s->endpoint->name);
     }
 }
 
@@ -79,24 +89,24 @@ static int put_list(struct archiver *a, struct json_object *o, const char *field
     return r < 0 ? r : changed;
 }
 
-void archiver_record(struct archiver *a, const struct request *req,
-                     const struct upstream_response *u)
+void archiver_record(struct archiver *a, const struct archive_subject *sub,
+                     const struct upstream_response *u, struct json_object *parsed)
 {
-    const struct endpoint *e = req->match.endpoint;
+    const struct endpoint *e = sub->endpoint;
     int r = STORE_UNCHANGED;
 
     if (u->status != 200)
         return;
     switch (e->id) {
     case ENDPOINT_RUNS_DELETE:
-        if (req->run_id > 0)
-            r = store_forget_run(a->store, req->run_id, wall_ms());
-        count(a, r == -ENOENT ? STORE_UNCHANGED : r, req);
+        if (sub->run_id > 0)
+            r = store_forget_run(a->store, sub->run_id, wall_ms());
+        count(a, r == -ENOENT ? STORE_UNCHANGED : r, sub);
         return;
     case ENDPOINT_JOBS_DELETE:
-        if (req->job_id > 0)
-            r = store_forget_job(a->store, req->job_id, wall_ms());
-        count(a, r == -ENOENT ? STORE_UNCHANGED : r, req);
+        if (sub->job_id > 0)
+            r = store_forget_job(a->store, sub->job_id, wall_ms());
+        count(a, r == -ENOENT ? STORE_UNCHANGED : r, sub);
         return;
     case ENDPOINT_RUNS_REPAIR:
     case ENDPOINT_RUNS_GET:
@@ -110,16 +120,21 @@ void archiver_record(struct archiver *a, const struct request *req,
         return;
     }
 
-    _cleanup_json_ struct json_object *o = NULL;
-    if (json_parse_object(u->body, u->body_len, ARCHIVE_BODY_MAX, JSON_DEPTH_MAX, &o, NULL) < 0)
-        return; /* not JSON: nothing to keep */
-    unsigned page = request_query(req, "page_token") ? STORE_PUT_PAGE : 0;
+    _cleanup_json_ struct json_object *own = NULL;
+    struct json_object *o = parsed;
+    if (!o) {
+        if (json_parse_object(u->body, u->body_len, ARCHIVE_BODY_MAX, JSON_DEPTH_MAX, &own, NULL) <
+            0)
+            return; /* not JSON: nothing to keep */
+        o = own;
+    }
+    unsigned page = sub->page ? STORE_PUT_PAGE : 0;
     int64_t repair_id = 0;
 
     switch (e->id) {
     case ENDPOINT_RUNS_REPAIR:
-        if (req->run_id > 0 && json_get_id(o, "repair_id", JSON_OPTIONAL, &repair_id, NULL) > 0)
-            r = store_note_repair(a->store, req->run_id, repair_id);
+        if (sub->run_id > 0 && json_get_id(o, "repair_id", JSON_OPTIONAL, &repair_id, NULL) > 0)
+            r = store_note_repair(a->store, sub->run_id, repair_id);
         if (r == -ENOENT)
             r = STORE_UNCHANGED; /* a run the archive has not seen yet */
         break;
@@ -130,14 +145,12 @@ void archiver_record(struct archiver *a, const struct request *req,
         r = put_list(a, o, "runs", true);
         break;
     case ENDPOINT_RUNS_GET_OUTPUT:
-        if (req->run_id > 0)
-            r = store_put_output(a->store, req->run_id, o);
+        if (sub->run_id > 0)
+            r = store_put_output(a->store, sub->run_id, o);
         break;
     case ENDPOINT_RUNS_EXPORT:
-        if (req->run_id > 0) {
-            const char *views = request_query(req, "views_to_export");
-            r = store_put_export(a->store, req->run_id, views ? views : "CODE", o);
-        }
+        if (sub->run_id > 0)
+            r = store_put_export(a->store, sub->run_id, sub->views ? sub->views : "CODE", o);
         break;
     case ENDPOINT_JOBS_GET:
         r = store_put_job(a->store, o, page);
@@ -148,42 +161,49 @@ void archiver_record(struct archiver *a, const struct request *req,
     default:
         break;
     }
-    count(a, r == -EINVAL ? STORE_UNCHANGED : r, req);
+    count(a, r == -EINVAL ? STORE_UNCHANGED : r, sub);
 }
 
-bool archiver_answer(struct archiver *a, struct request *req, const struct upstream_response *u)
+int archiver_lookup(struct archiver *a, const struct archive_subject *sub,
+                    const struct upstream_response *u, char **ret_text, size_t *ret_len)
 {
-    const struct endpoint *e = req->match.endpoint;
+    const struct endpoint *e = sub->endpoint;
     struct api_error err;
     bool forgotten = false;
+    int r;
 
-    if (req->run_id <= 0 || (e->id != ENDPOINT_RUNS_GET && e->id != ENDPOINT_RUNS_GET_OUTPUT))
-        return false;
+    if (sub->run_id <= 0 || (e->id != ENDPOINT_RUNS_GET && e->id != ENDPOINT_RUNS_GET_OUTPUT))
+        return 0;
     if (u->status >= 400 && u->status < 500 && u->status != 429) {
         /* Only "does not exist" is the workspace forgetting. */
         if (api_error_parse(u->status, u->body, u->body_len, &err) < 0 ||
             !api_error_is_not_found(&err))
-            return false;
+            return 0;
         forgotten = true;
     } else if (u->status > 0 && u->status < 500 && u->status != 429)
-        return false;
+        return 0;
 
-    if (e->id == ENDPOINT_RUNS_GET) {
-        char *text = NULL;
-        size_t len = 0;
-        if (store_get_run_text(a->store, req->run_id, &text, &len, NULL) < 0)
-            return false;
-        response_take_body(&req->response, 200, "application/json", text, len, NULL);
-    } else {
+    if (e->id == ENDPOINT_RUNS_GET)
+        r = store_get_run_text(a->store, sub->run_id, ret_text, ret_len, NULL);
+    else {
         _cleanup_json_ struct json_object *o = NULL;
-        if (store_get_output(a->store, req->run_id, &o) < 0)
-            return false;
-        if (response_set_json(&req->response, 200, o) < 0)
-            return false;
+        r = store_get_output(a->store, sub->run_id, &o);
+        if (r >= 0) {
+            size_t len = 0;
+            const char *text = json_dump(o, &len);
+            char *copy = text ? strdup(text) : NULL;
+            if (!copy)
+                return -ENOMEM;
+            *ret_text = copy;
+            *ret_len = len;
+        }
     }
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return r;
     if (forgotten)
-        (void)store_forget_run(a->store, req->run_id, wall_ms());
-    req->response.source = JOBSD_SOURCE_ARCHIVE;
+        (void)store_forget_run(a->store, sub->run_id, wall_ms());
     a->stats.answered++;
-    return true;
+    return 1;
 }

@@ -17,15 +17,31 @@ struct archiver;
 int archiver_new(struct store *s, struct archiver **ret);
 struct archiver *archiver_free(struct archiver *a);
 
-/* Records what a proxied request's answer says: a 200 of a read is stored,
- * a successful repair noted, a deleted run or job marked forgotten. */
-void archiver_record(struct archiver *a, const struct request *req,
-                     const struct upstream_response *u);
+/* What an answer is about: a proxied request, or a background refresh of
+ * a cached read (which has no request). */
+struct archive_subject {
+    const struct endpoint *endpoint;
+    int64_t job_id;
+    int64_t run_id;
+    bool page;         /* the request had a page_token */
+    const char *views; /* runs/export's views_to_export, or NULL */
+};
+void archive_subject_from_request(const struct request *req, struct archive_subject *ret);
 
-/* When the workspace did not give req a usable answer (u: no HTTP answer, a
- * 5xx, a 429, or "does not exist"): fills req->response from the archive
- * and returns true, or false when the archive has nothing for it. */
-bool archiver_answer(struct archiver *a, struct request *req, const struct upstream_response *u);
+/* Records what an answer says: a 200 of a read is stored, a successful
+ * repair noted, a deleted run or job marked forgotten. parsed is the body
+ * already parsed as a JSON object, or NULL (then it is parsed here if need
+ * be). */
+void archiver_record(struct archiver *a, const struct archive_subject *s,
+                     const struct upstream_response *u, struct json_object *parsed);
+
+/* When the workspace gave no usable answer to a runs/get or get-output (u:
+ * none, a 5xx, a 429, or "does not exist"): the archive's JSON for it, in
+ * the upstream shape (a new allocation). Returns 1 with it, 0 when the
+ * archive has nothing, -errno. A run the workspace says does not exist is
+ * marked forgotten. */
+int archiver_lookup(struct archiver *a, const struct archive_subject *s,
+                    const struct upstream_response *u, char **ret_text, size_t *ret_len);
 
 struct archiver_stats {
     uint64_t stored;    /* rows written or merged */

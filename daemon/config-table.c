@@ -89,6 +89,25 @@ const struct option_def config_options[] = {
     { "upstream", "user_agent_extra", OPT_STRING, F(upstream.user_agent_extra), "", 0, 0, NULL,
       true, 0, "Extra key/value words for the User-Agent." },
 
+    { "cache", "enabled", OPT_BOOL, F(cache.enabled), "yes", 0, 0, NULL, false, 0,
+      "Answer reads from the response cache and coalesce identical ones." },
+    { "cache", "max_size", OPT_SIZE, F(cache.max_size), "64M", 1024 * 1024,
+      (int64_t)16 * 1024 * 1024 * 1024, NULL, false, 0,
+      "Memory for cached answers; the least recently used go first." },
+    { "cache", "job_ttl", OPT_DURATION, F(cache.job_ttl_ms), "30s", 0, SEC(86400), NULL, false, 0,
+      "How long a jobs/get answer is fresh." },
+    { "cache", "list_ttl", OPT_DURATION, F(cache.list_ttl_ms), "10s", 0, SEC(86400), NULL, false, 0,
+      "How long a jobs/list or runs/list page is fresh." },
+    { "cache", "run_ttl", OPT_DURATION, F(cache.run_ttl_ms), "5s", 0, SEC(86400), NULL, false, 0,
+      "How long an active run's runs/get, get-output or export is fresh; a finished run's stays "
+      "until a write changes it." },
+    { "cache", "permissions_ttl", OPT_DURATION, F(cache.permissions_ttl_ms), "60s", 0, SEC(86400),
+      NULL, false, 0, "How long a job's permissions are fresh." },
+    { "cache", "stale_grace", OPT_DURATION, F(cache.stale_grace_ms), "1h", 0, SEC(7 * 86400), NULL,
+      false, 0,
+      "How long past fresh an answer is kept to serve, marked stale, while the workspace fails "
+      "or the answer is refreshed." },
+
     { "archive", "path", OPT_PATH, F(archive.path), "%S/archive.db", 0, 0, NULL, false, 0,
       "SQLite archive of runs." },
 

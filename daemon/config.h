@@ -77,6 +77,15 @@ struct config {
         char *user_agent_extra;
     } upstream;
     struct {
+        bool enabled;
+        uint64_t max_size;
+        uint64_t job_ttl_ms;
+        uint64_t list_ttl_ms;
+        uint64_t run_ttl_ms;
+        uint64_t permissions_ttl_ms;
+        uint64_t stale_grace_ms;
+    } cache;
+    struct {
         char *path;
     } archive;
     struct {

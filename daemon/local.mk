@@ -14,7 +14,7 @@ daemon_libjobsd_a_SOURCES = \
 	daemon/metrics.c daemon/metrics.h \
 	daemon/manager.c daemon/manager.h
 
-JOBSD_LIBS = daemon/libjobsd.a $(CONFIG_LIBS) $(UPSTREAM_LIBS) $(DB_LIBS) $(MHD_LIBS)
+JOBSD_LIBS = daemon/libjobsd.a $(CONFIG_LIBS) $(UPSTREAM_LIBS) $(CACHE_LIBS) $(DB_LIBS) $(MHD_LIBS)
 
 sbin_PROGRAMS += daemon/jobsd
 daemon_jobsd_SOURCES = daemon/main.c

@@ -40,6 +40,7 @@ struct manager {
     struct proxy *proxy;
     struct store *store;
     struct archiver *archiver;
+    struct cache *cache;
     uint64_t start_usec;
     uint64_t drain_deadline;
     unsigned tcp_port;
@@ -78,6 +79,7 @@ struct manager *manager_free(struct manager *m)
     m->upstream = upstream_free(m->upstream);
     for (size_t i = 0; i < RETIRED_MAX; i++)
         m->retired[i] = upstream_free(m->retired[i]);
+    m->cache = cache_free(m->cache);
     m->router = router_free(m->router);
     m->store = store_free(m->store);
     sd_event_source_disable_unref(m->sig_term);
@@ -135,6 +137,11 @@ struct store *manager_store(struct manager *m)
 struct router *manager_router(struct manager *m)
 {
     return m->router;
+}
+
+struct cache *manager_cache(struct manager *m)
+{
+    return m->cache;
 }
 
 /* Every write made through jobsd leaves a row: who, what, on which ids,
@@ -490,9 +497,23 @@ int manager_start(struct manager *m)
         .request_timeout_usec = c->server.request_timeout_ms * 1000,
         .workspace_id = isempty(c->workspace.workspace_id) ? NULL : c->workspace.workspace_id,
     };
+    if (c->cache.enabled) {
+        struct cache_settings cs;
+        cache_settings_default(&cs);
+        cs.max_bytes = c->cache.max_size;
+        cs.ttl_usec[CACHE_JOB] = c->cache.job_ttl_ms * 1000;
+        cs.ttl_usec[CACHE_JOB_LIST] = cs.ttl_usec[CACHE_RUN_LIST] = c->cache.list_ttl_ms * 1000;
+        cs.ttl_usec[CACHE_RUN] = cs.ttl_usec[CACHE_RUN_OUTPUT] = cs.ttl_usec[CACHE_RUN_EXPORT] =
+            c->cache.run_ttl_ms * 1000;
+        cs.ttl_usec[CACHE_PERMISSIONS] = c->cache.permissions_ttl_ms * 1000;
+        cs.grace_usec = c->cache.stale_grace_ms * 1000;
+        r = cache_new(&cs, &m->cache);
+        if (r < 0)
+            return log_error_errno(r, "Failed to set up the cache (cache.max_size too small?): %m");
+    }
     r = archiver_new(m->store, &m->archiver);
     if (r >= 0)
-        r = proxy_new(m->upstream, m->archiver, &ps, &m->proxy);
+        r = proxy_new(m->upstream, m->archiver, m->cache, &ps, &m->proxy);
     if (r < 0)
         return log_error_errno(r, "Failed to set up the proxy: %m");
     proxy_register(m->proxy, m->router);

@@ -31,3 +31,4 @@ struct upstream *manager_upstream(struct manager *m); /* NULL without a workspac
 struct proxy *manager_proxy(struct manager *m);
 struct store *manager_store(struct manager *m);
 struct router *manager_router(struct manager *m);
+struct cache *manager_cache(struct manager *m);

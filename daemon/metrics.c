@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "daemon/cache.h"
 #include "daemon/metrics.h"
 #include "daemon/proxy.h"
 #include "daemon/server.h"
@@ -107,6 +108,45 @@ static int write_upstream(struct buf *b, struct manager *m)
     return r;
 }
 
+static int write_cache(struct buf *b, struct manager *m)
+{
+    struct cache_stats cs = { 0 };
+    const struct proxy_stats *ps = proxy_get_stats(manager_proxy(m));
+    if (manager_cache(m))
+        cache_get_stats(manager_cache(m), &cs);
+    const struct {
+        const char *name, *type, *help;
+        uint64_t value;
+    } rows[] = {
+        { "jobsd_cache_entries", "gauge", "Answers in the cache.", cs.entries },
+        { "jobsd_cache_bytes", "gauge", "Bytes the cache holds.", cs.bytes },
+        { "jobsd_cache_max_bytes", "gauge", "The cache's memory bound.", cs.max_bytes },
+        { "jobsd_cache_hits_total", "counter", "Reads answered from a fresh cached copy.",
+          cs.hits },
+        { "jobsd_cache_stale_hits_total", "counter",
+          "Reads answered from a stale copy (refreshing, or the workspace failing).",
+          cs.stale_hits },
+        { "jobsd_cache_misses_total", "counter", "Reads the cache could not answer.", cs.misses },
+        { "jobsd_cache_evictions_total", "counter", "Entries dropped for the memory bound.",
+          cs.evictions },
+        { "jobsd_cache_invalidations_total", "counter", "Entries dropped by writes.",
+          cs.invalidations },
+        { "jobsd_cache_flights_total", "counter", "Upstream reads others could join.", cs.flights },
+        { "jobsd_cache_coalesced_total", "counter",
+          "Reads that waited on another's upstream request instead of sending their own.",
+          ps->coalesced },
+        { "jobsd_cache_refreshes_total", "counter", "Background refreshes of stale entries.",
+          ps->refreshes },
+    };
+    int r = 0;
+    for (size_t i = 0; i < ELEMENTSOF(rows) && r >= 0; i++) {
+        r = family(b, rows[i].name, rows[i].type, rows[i].help);
+        if (r >= 0)
+            r = sample(b, rows[i].name, NULL, rows[i].value);
+    }
+    return r;
+}
+
 static int write_daemon(struct buf *b, struct manager *m)
 {
     struct server_stats ss;
@@ -153,6 +193,8 @@ static int on_metrics(struct request *req, void *userdata)
     int r = write_requests(&b, router_get_stats(manager_router(m)));
     if (r >= 0)
         r = write_upstream(&b, m);
+    if (r >= 0)
+        r = write_cache(&b, m);
     if (r >= 0)
         r = write_daemon(&b, m);
     if (r < 0) {

@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "daemon/archiver.h"
+#include "daemon/cache.h"
 #include "daemon/router.h"
 #include "daemon/upstream.h"
 
@@ -20,9 +21,12 @@ struct proxy_settings {
 };
 
 /* archiver (borrowed, may be NULL) keeps what passes and answers what the
- * workspace forgot or cannot give. */
-int proxy_new(struct upstream *u, struct archiver *archiver, const struct proxy_settings *s,
-              struct proxy **ret);
+ * workspace forgot or cannot give; cache (borrowed, may be NULL) answers
+ * reads and coalesces identical ones into one upstream request. proxy_free
+ * must come before upstream_free and cache_free: it ends the calls still in
+ * flight (background refreshes, and fetches others wait on). */
+int proxy_new(struct upstream *u, struct archiver *archiver, struct cache *cache,
+              const struct proxy_settings *s, struct proxy **ret);
 struct proxy *proxy_free(struct proxy *p);
 
 /* New requests go to u from now on (a reload with new credentials); those in
@@ -36,6 +40,8 @@ struct proxy_stats {
     /* Upstream answers by endpoint row and status class ([0]: no answer). */
     uint64_t answers[_ENDPOINT_MAX][6];
     uint64_t forwarded;
+    uint64_t coalesced;    /* reads that waited on another's upstream request */
+    uint64_t refreshes;    /* background refreshes of stale entries */
     uint64_t tokens_added; /* idempotency tokens jobsd generated */
     uint64_t queue_full;   /* answered 429 before reaching upstream */
     uint64_t failed;       /* no HTTP answer from the workspace */

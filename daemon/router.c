@@ -164,11 +164,11 @@ static ssize_t on_headers(struct request *req, void *userdata)
         return -1;
     }
     if (req->content_length > (int64_t)e->max_body) {
-        r->stats.rejected_body++;
-        response_set_error(resp, 413, "REQUEST_TOO_LARGE",
-                           "The request body of %lld bytes is larger than the %zu bytes %s accepts",
-                           (long long)req->content_length, e->max_body, e->name);
-        return -1;
+        /* Read and drop the body, then answer 413: answering before it is
+         * read makes the server close on a client still sending, which then
+         * sees a reset instead of the answer. */
+        req->body_too_large = true;
+        return 0;
     }
     return (ssize_t)e->max_body;
 }

@@ -83,3 +83,9 @@ tests_integration_test_archive_SOURCES = tests/integration/test-archive.c
 tests_integration_test_archive_CFLAGS = $(JD_TEST_CFLAGS)
 tests_integration_test_archive_LDADD = $(JD_TEST_LDADD)
 TESTS += tests/integration/test-archive
+
+check_PROGRAMS += tests/integration/test-cache
+tests_integration_test_cache_SOURCES = tests/integration/test-cache.c
+tests_integration_test_cache_CFLAGS = $(JD_TEST_CFLAGS)
+tests_integration_test_cache_LDADD = $(JD_TEST_LDADD)
+TESTS += tests/integration/test-cache

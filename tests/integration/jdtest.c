@@ -1,12 +1,15 @@
 /* tests/integration/jdtest.c: jobsd for the C integration tests. */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -189,4 +192,49 @@ int jd_stop(struct jd *d)
     rmdir(d->dir);
     free(d);
     return code;
+}
+
+/* Sends a request on a new connection to a Unix socket and returns the fd,
+ * so many can be in flight at once. */
+int jd_send_raw(const char *socket_path, const char *method, const char *path, const char *headers)
+{
+    struct sockaddr_un sa = { .sun_family = AF_UNIX };
+    strscpy(sa.sun_path, sizeof(sa.sun_path), socket_path);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
+        return -1;
+    char req[512];
+    int n =
+        snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
+                 method, path);
+    if (write(fd, req, (size_t)n) != n) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* Reads a whole answer (bounded wait) and returns its status; the headers
+ * and body go to ret (malloc'd). */
+int jd_read_raw(int fd, char **ret)
+{
+    struct buf b = BUF_INIT(1 * MIB);
+    char chunk[4096];
+    for (;;) {
+        struct pollfd p = { .fd = fd, .events = POLLIN };
+        if (poll(&p, 1, 30000) <= 0)
+            break;
+        ssize_t n = read(fd, chunk, sizeof(chunk));
+        if (n <= 0 || buf_append(&b, chunk, (size_t)n) < 0)
+            break;
+    }
+    close(fd);
+    char *text = buf_steal(&b, NULL);
+    int status = 0;
+    if (text && startswith(text, "HTTP/1.1 ")) {
+        char digits[4] = { text[9], text[10], text[11], 0 };
+        parse_int(digits, &status);
+    }
+    *ret = text;
+    return status;
 }

@@ -27,5 +27,13 @@ struct jd {
 struct jd *jd_start(uint16_t ws_port, const char *const *env, const char *const *args);
 /* SIGTERM; waits (bounded) for the exit; returns its status; frees jd. */
 int jd_stop(struct jd *d);
+/* Sends "METHOD path" (plus headers: "Name: value\r\n" lines, or NULL) on
+ * a new connection to a Unix socket and returns the fd, so that many
+ * requests can be in flight at once; -1 on failure. */
+int jd_send_raw(const char *socket_path, const char *method, const char *path, const char *headers);
+/* Reads the whole answer (at most 30 s of waiting), closes fd, and returns
+ * the status; *ret gets the headers and body (malloc'd). */
+int jd_read_raw(int fd, char **ret);
+
 /* The whole of jobsd's log so far (malloc'd). */
 char *jd_read_log(const struct jd *d);

@@ -42,7 +42,10 @@ int main(void)
     const char *const fw_args[] = { "--clock", "manual", NULL };
     ws = fwt_start(fw_args);
     const char *const env[] = { "DATABRICKS_TOKEN=" FWT_TOKEN, NULL };
-    const char *const args[] = { "--set", "upstream.max_attempts=1", NULL };
+    /* Without the cache, so that every answer here is the workspace's or
+     * the archive's (test-cache covers stale copies). */
+    const char *const args[] = { "--set", "upstream.max_attempts=1", "--set", "cache.enabled=no",
+                                 NULL };
     jd = jd_start(fwt_port(ws), env, args);
     struct fwt *u = jd->unix_client;
     struct fwt_resp r, d;

@@ -59,56 +59,11 @@ static int64_t ws_runs(void)
     return n;
 }
 
-/* Sends a request on a new connection to a Unix socket and returns the fd,
- * so many can be in flight at once. */
-static int send_raw(const char *socket_path, const char *method, const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    strscpy(sa.sun_path, sizeof(sa.sun_path), socket_path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-        return -1;
-    char req[512];
-    int n =
-        snprintf(req, sizeof(req), "%s %s HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
-                 method, path);
-    if (write(fd, req, (size_t)n) != n) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* Reads a whole answer (bounded wait) and returns its status; the headers
- * and body go to ret (malloc'd). */
-static int read_raw(int fd, char **ret)
-{
-    struct buf b = BUF_INIT(1 * MIB);
-    char chunk[4096];
-    for (;;) {
-        struct pollfd p = { .fd = fd, .events = POLLIN };
-        if (poll(&p, 1, 30000) <= 0)
-            break;
-        ssize_t n = read(fd, chunk, sizeof(chunk));
-        if (n <= 0 || buf_append(&b, chunk, (size_t)n) < 0)
-            break;
-    }
-    close(fd);
-    char *text = buf_steal(&b, NULL);
-    int status = 0;
-    if (text && startswith(text, "HTTP/1.1 ")) {
-        char digits[4] = { text[9], text[10], text[11], 0 };
-        parse_int(digits, &status);
-    }
-    *ret = text;
-    return status;
-}
-
 static void test_faults(void)
 {
     const char *const env[] = { "DATABRICKS_TOKEN=" FWT_TOKEN, NULL };
     const char *const args[] = { "--set", "upstream.max_attempts=3", "--set", "upstream.timeout=1s",
-                                 NULL };
+                                 "--set", "cache.enabled=no",        NULL };
     struct jd *jd = jd_start(fwt_port(ws), env, args);
     struct fwt *u = jd->unix_client;
     struct fwt_resp r;
@@ -215,14 +170,16 @@ static void test_faults(void)
 static void test_queue_full(void)
 {
     const char *const env[] = { "DATABRICKS_TOKEN=" FWT_TOKEN, NULL };
-    const char *const args[] = { "--set", "upstream.max_in_flight=1", "--set",
-                                 "upstream.queue_max=1", NULL };
+    const char *const args[] = { "--set", "upstream.max_in_flight=1",
+                                 "--set", "upstream.queue_max=1",
+                                 "--set", "cache.enabled=no",
+                                 NULL };
     struct jd *jd = jd_start(fwt_port(ws), env, args);
     reset_ws();
     fault("{\"kind\":\"delay\",\"delay_ms\":1500,\"count\":5,\"path_prefix\":\"/api/2.2/jobs/"
           "list\"}");
     int fds[3];
-    fds[0] = send_raw(jd->socket, "GET", "/api/2.2/jobs/list");
+    fds[0] = jd_send_raw(jd->socket, "GET", "/api/2.2/jobs/list", NULL);
     /* Wait until the first is in flight (status says so), then two more. */
     for (int i = 0; i < 500; i++) {
         struct fwt_resp st;
@@ -234,12 +191,12 @@ static void test_queue_full(void)
         poll(NULL, 0, 10);
     }
     for (size_t i = 1; i < ELEMENTSOF(fds); i++)
-        fds[i] = send_raw(jd->socket, "GET", "/api/2.2/jobs/list");
+        fds[i] = jd_send_raw(jd->socket, "GET", "/api/2.2/jobs/list", NULL);
     int ok200 = 0, got429 = 0;
     bool retry_after = false;
     for (size_t i = 0; i < ELEMENTSOF(fds); i++) {
         _cleanup_free_ char *text = NULL;
-        int st = read_raw(fds[i], &text);
+        int st = jd_read_raw(fds[i], &text);
         if (st == 200)
             ok200++;
         if (st == 429) {
@@ -266,7 +223,7 @@ static void test_oauth_burst(void)
     const char *const env[] = { "DATABRICKS_CLIENT_ID=sp-1",
                                 "DATABRICKS_CLIENT_SECRET=sp-secret-0123456789", NULL };
     const char *const args[] = { "--set", "upstream.rate=1000", "--set", "upstream.burst=100",
-                                 NULL };
+                                 "--set", "cache.enabled=no",   NULL };
     struct jd *jd = jd_start(fwt_port(ows), env, args);
     struct fwt_resp r;
 
@@ -282,11 +239,11 @@ static void test_oauth_burst(void)
     fwt_advance(ows, 3601 * 1000LL);
     int fds[BURST];
     for (size_t i = 0; i < BURST; i++)
-        fds[i] = send_raw(jd->socket, "GET", "/api/2.2/jobs/list");
+        fds[i] = jd_send_raw(jd->socket, "GET", "/api/2.2/jobs/list", NULL);
     int good = 0;
     for (size_t i = 0; i < BURST; i++) {
         _cleanup_free_ char *text = NULL;
-        if (read_raw(fds[i], &text) == 200)
+        if (jd_read_raw(fds[i], &text) == 200)
             good++;
     }
     is_int(good, BURST, "all %d requests of the burst are answered 200", BURST);
