@@ -84,6 +84,8 @@ static int write_upstream(struct buf *b, struct manager *m)
         { "jobsd_upstream_retries_total", "counter", "Attempts that were retries.", us.retries },
         { "jobsd_upstream_queue_full_total", "counter",
           "Requests turned away with 429 because the local queue was full.", us.rejected_full },
+        { "jobsd_upstream_limiter_waits_total", "counter",
+          "Upstream attempts that waited for the shared rate limiter.", us.limiter_waits },
         { "jobsd_upstream_reauth_total", "counter",
           "Requests sent again after the workspace refused an expired token.", us.reauths },
         { "jobsd_upstream_queued", "gauge",

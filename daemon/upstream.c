@@ -53,6 +53,7 @@ enum transfer_state {
 struct upstream_transfer {
     struct upstream *u;
     enum transfer_state state;
+    bool limiter_waited; /* counted once in limiter_waits for this attempt */
     struct upstream_transfer *prev, *next;
 
     enum http_method method;
@@ -115,7 +116,7 @@ struct upstream {
     sd_event_source *pump;
     sd_event_source *pump_timer;
 
-    uint64_t submitted, completed, attempts, retries, rejected_full, reauths;
+    uint64_t submitted, completed, attempts, retries, rejected_full, reauths, limiter_waits;
     int last_error;
     uint64_t last_error_usec, last_answer_usec;
     bool reachable;
@@ -728,9 +729,14 @@ static int on_pump(sd_event_source *s, void *userdata)
             }
         }
         if (limiter_take(u->limiter, now, &wait) < 0) {
+            if (!t->limiter_waited) {
+                t->limiter_waited = true;
+                u->limiter_waits++;
+            }
             arm_pump_timer(u, now + wait);
             return 0;
         }
+        t->limiter_waited = false;
         t->generation = gen;
         r = attempt_start(t, header, now);
         if (r < 0) {
@@ -972,6 +978,7 @@ int upstream_get_stats(struct upstream *u, struct upstream_stats *ret)
         .attempts = u->attempts,
         .retries = u->retries,
         .rejected_full = u->rejected_full,
+        .limiter_waits = u->limiter_waits,
         .reauths = u->reauths,
         .last_error = u->last_error,
         .last_error_usec = u->last_error_usec,

@@ -105,6 +105,7 @@ struct upstream_stats {
     unsigned backing_off; /* waiting to retry */
     uint64_t limiter_tokens_milli;
     uint64_t submitted, completed, attempts, retries, rejected_full, reauths;
+    uint64_t limiter_waits;    /* attempts that had to wait for the rate limiter */
     int last_error;            /* -errno or an HTTP status >= 500 or 429 as positive */
     uint64_t last_error_usec;  /* CLOCK_REALTIME of it, 0: never */
     uint64_t last_answer_usec; /* CLOCK_REALTIME of the last HTTP answer */

@@ -828,6 +828,9 @@ static void test_limiter_queue_cancel(void)
     ok(elapsed >= 380 * MSEC && elapsed < 3 * SEC, "paced at 20/s: 9 took %" PRIu64 " ms",
        elapsed / MSEC);
     tap_diag("limiter 20/s burst 1: 9 requests in %" PRIu64 " ms (ideal 400)", elapsed / MSEC);
+    struct upstream_stats lst;
+    upstream_get_stats(u, &lst);
+    is_int(lst.limiter_waits, 8, "8 of the 9 waited for the limiter, each counted once");
 
     /* Cancel while running: the request is in curl, its callback never runs. */
     struct upstream_request slow = {
