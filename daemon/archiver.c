@@ -12,10 +12,77 @@
 /* Upstream bodies parsed for the archive; a bigger one is not archived. */
 #define ARCHIVE_BODY_MAX (64 * MIB)
 
+/* The last bytes stored per object, by a hash of (endpoint, id, page): a
+ * direct-mapped table, so a collision only costs a needless write. */
+#define SEEN_SLOTS 4096
+
+struct seen {
+    uint64_t object;
+    uint64_t body;
+};
+
 struct archiver {
     struct store *store;
     struct archiver_stats stats;
+    struct seen seen[SEEN_SLOTS];
 };
+
+static uint64_t fnv1a(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
+}
+
+#define FNV_BASIS 14695981039346656037ULL
+
+static uint64_t object_hash(const struct archive_subject *s)
+{
+    int64_t parts[4] = { s->endpoint->id, s->job_id, s->run_id, s->page };
+    uint64_t h = fnv1a(FNV_BASIS, parts, sizeof(parts));
+    return fnv1a(h, s->views ? s->views : "", s->views ? strlen(s->views) : 0) | 1;
+}
+
+static bool kept_kind(enum endpoint_id id)
+{
+    switch (id) {
+    case ENDPOINT_RUNS_GET:
+    case ENDPOINT_RUNS_LIST:
+    case ENDPOINT_RUNS_GET_OUTPUT:
+    case ENDPOINT_RUNS_EXPORT:
+    case ENDPOINT_JOBS_GET:
+    case ENDPOINT_JOBS_LIST:
+        return true;
+    default:
+        return false;
+    }
+}
+
+bool archiver_wants(struct archiver *a, const struct archive_subject *s,
+                    const struct upstream_response *u)
+{
+    enum endpoint_id id = s->endpoint->id;
+    if (u->status != 200)
+        return false;
+    if (!kept_kind(id))
+        return id == ENDPOINT_RUNS_REPAIR || id == ENDPOINT_RUNS_DELETE ||
+               id == ENDPOINT_JOBS_DELETE;
+    uint64_t object = object_hash(s);
+    const struct seen *slot = &a->seen[object % SEEN_SLOTS];
+    if (slot->object == object && slot->body == fnv1a(FNV_BASIS, u->body, u->body_len)) {
+        a->stats.skipped++;
+        return false;
+    }
+    return true;
+}
+
+static void remember(struct archiver *a, const struct archive_subject *s,
+                     const struct upstream_response *u)
+{
+    uint64_t object = object_hash(s);
+    a->seen[object % SEEN_SLOTS] = (struct seen){ object, fnv1a(FNV_BASIS, u->body, u->body_len) };
+}
 
 int archiver_new(struct store *s, struct archiver **ret)
 {
@@ -162,6 +229,8 @@ void archiver_record(struct archiver *a, const struct archive_subject *sub,
         break;
     }
     count(a, r == -EINVAL ? STORE_UNCHANGED : r, sub);
+    if (r >= 0 && kept_kind(e->id))
+        remember(a, sub, u);
 }
 
 int archiver_lookup(struct archiver *a, const struct archive_subject *sub,

@@ -28,6 +28,13 @@ struct archive_subject {
 };
 void archive_subject_from_request(const struct request *req, struct archive_subject *ret);
 
+/* Whether archiver_record() has anything to do with this answer: false for
+ * answers it never keeps, and for the very bytes it stored last time for
+ * the same object (a run polled unchanged), which then cost neither a parse
+ * nor an SQLite write. */
+bool archiver_wants(struct archiver *a, const struct archive_subject *s,
+                    const struct upstream_response *u);
+
 /* Records what an answer says: a 200 of a read is stored, a successful
  * repair noted, a deleted run or job marked forgotten. parsed is the body
  * already parsed as a JSON object, or NULL (then it is parsed here if need
@@ -46,6 +53,7 @@ int archiver_lookup(struct archiver *a, const struct archive_subject *s,
 struct archiver_stats {
     uint64_t stored;    /* rows written or merged */
     uint64_t unchanged; /* views that brought nothing new */
+    uint64_t skipped;   /* the same bytes as last time: not even parsed */
     uint64_t failed;    /* writes that failed (logged) */
     uint64_t answered;  /* answers from the archive */
 };

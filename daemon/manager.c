@@ -144,6 +144,11 @@ struct cache *manager_cache(struct manager *m)
     return m->cache;
 }
 
+struct archiver *manager_archiver(struct manager *m)
+{
+    return m->archiver;
+}
+
 /* Every write made through jobsd leaves a row: who, what, on which ids,
  * and how it ended. One short insert; writes are rare next to reads. */
 static void on_audit(const struct request *req, void *userdata)

@@ -32,3 +32,4 @@ struct proxy *manager_proxy(struct manager *m);
 struct store *manager_store(struct manager *m);
 struct router *manager_router(struct manager *m);
 struct cache *manager_cache(struct manager *m);
+struct archiver *manager_archiver(struct manager *m);

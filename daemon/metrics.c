@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "daemon/archiver.h"
 #include "daemon/cache.h"
 #include "daemon/metrics.h"
 #include "daemon/proxy.h"
@@ -149,6 +150,27 @@ static int write_cache(struct buf *b, struct manager *m)
     return r;
 }
 
+static int write_archive(struct buf *b, struct manager *m)
+{
+    const struct archiver_stats *as = archiver_get_stats(manager_archiver(m));
+    int r = family(b, "jobsd_archive_writes_total", "counter",
+                   "Answers offered to the archive, by what came of them.");
+    if (r >= 0)
+        r = sample(b, "jobsd_archive_writes_total", "result=\"stored\"", as->stored);
+    if (r >= 0)
+        r = sample(b, "jobsd_archive_writes_total", "result=\"unchanged\"", as->unchanged);
+    if (r >= 0)
+        r = sample(b, "jobsd_archive_writes_total", "result=\"skipped\"", as->skipped);
+    if (r >= 0)
+        r = sample(b, "jobsd_archive_writes_total", "result=\"failed\"", as->failed);
+    if (r >= 0)
+        r = family(b, "jobsd_archive_answers_total", "counter",
+                   "Reads answered from the archive (the workspace forgot or failed).");
+    if (r >= 0)
+        r = sample(b, "jobsd_archive_answers_total", NULL, as->answered);
+    return r;
+}
+
 static int write_daemon(struct buf *b, struct manager *m)
 {
     struct server_stats ss;
@@ -197,6 +219,8 @@ static int on_metrics(struct request *req, void *userdata)
         r = write_upstream(&b, m);
     if (r >= 0)
         r = write_cache(&b, m);
+    if (r >= 0)
+        r = write_archive(&b, m);
     if (r >= 0)
         r = write_daemon(&b, m);
     if (r < 0) {

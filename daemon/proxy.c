@@ -391,9 +391,14 @@ static void on_upstream_done(const struct upstream_response *u, void *userdata)
 
     c->transfer = NULL;
     p->stats.answers[e->id][u->status >= 100 && u->status < 600 ? u->status / 100 : 0]++;
-    if (u->status >= 200 && u->status < 300 && u->body_len > 0)
+    /* Parse once, and only for what needs it: the archive (unless these
+     * are the bytes it stored last time), the cache's tags, a write's ids. */
+    bool archive = p->archiver && archiver_wants(p->archiver, &c->subject, u);
+    bool tag = c->key && u->status == 200;
+    bool ids = req && e->access == ACCESS_WRITE;
+    if (u->status >= 200 && u->status < 300 && u->body_len > 0 && (archive || tag || ids))
         (void)json_parse_object(u->body, u->body_len, PARSE_MAX, JSON_DEPTH_MAX, &parsed, NULL);
-    if (u->status > 0 && p->archiver)
+    if (archive)
         archiver_record(p->archiver, &c->subject, u, parsed);
     if (u->status >= 200 && u->status < 300 && e->access == ACCESS_WRITE && p->cache)
         cache_invalidate(p->cache, e->invalidates, c->subject.job_id, c->subject.run_id);

@@ -43,7 +43,7 @@ TESTS += \
 	tests/style-selftest.sh \
 	tests/man.sh
 
-EXTRA_DIST += tests/bench/proxy-overhead.sh tests/bench/cache-hits.sh tests/style.sh tests/style-selftest.sh tests/style-allow.txt tests/man.sh \
+EXTRA_DIST += tests/bench/lib.sh tests/bench/proxy-overhead.sh tests/bench/cache-hits.sh tests/style.sh tests/style-selftest.sh tests/style-allow.txt tests/man.sh \
 	tests/style-fixtures/bad.c tests/style-fixtures/good.c
 
 # Integration tests: jobsd (+ fakews) started in a temp dir each, waited for

@@ -7,55 +7,23 @@
 #   tests/bench/cache-hits.sh [builddir] [seconds-per-round] [rounds] [connections]
 # Targets (issue 6): jobsd >= 1.3x nginx's requests/s; p99 <= 2 ms, also
 # while entries refresh. Installs nginx-light with apt-get when missing.
-set -u
 B=${1:-build}
 secs=${2:-5}
 rounds=${3:-3}
 conns=${4:-50}
+name=cache-hits
 if ! command -v nginx >/dev/null 2>&1 && [ -x /usr/sbin/nginx ]; then PATH=$PATH:/usr/sbin; fi
-if ! command -v nginx >/dev/null 2>&1; then
-    if [ "$(id -u)" -eq 0 ]; then
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null 2>&1
-    fi
-    command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] ||
-        { echo "cache-hits: nginx is not installed (apt-get install nginx-light)" >&2; exit 77; }
+if ! command -v nginx >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null 2>&1
     PATH=$PATH:/usr/sbin
 fi
-for tool in wrk curl; do
-    command -v $tool >/dev/null 2>&1 || { echo "cache-hits: $tool is not installed" >&2; exit 77; }
-done
-B=$(cd "$B" && pwd)
-tmp=$(mktemp -d) || exit 1
-fw=""
-jd=""
-cleanup() {
-    [ -f "$tmp/nginx.pid" ] && kill -QUIT "$(cat "$tmp/nginx.pid")" 2>/dev/null
-    [ -n "$jd" ] && kill -TERM "$jd" 2>/dev/null
-    [ -n "$fw" ] && kill -TERM "$fw" 2>/dev/null
-    sleep 0.3
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 1' INT TERM
+command -v nginx >/dev/null 2>&1 ||
+    { echo "cache-hits: nginx is not installed (apt-get install nginx-light)" >&2; exit 77; }
+. "$(dirname "$0")/lib.sh"
+bench_cleanup_extra() { [ -f "$tmp/nginx.pid" ] && kill -QUIT "$(cat "$tmp/nginx.pid")" 2>/dev/null; }
 
-out=$("$B/tests/harness/launch" --line LISTENING --log "$tmp/fw.out" -- \
-    "$B/tests/fakews/fakews" --port 0 --token bench-token --clock manual 2>"$tmp/fw.err") ||
-    { echo "fakews did not start" >&2; exit 1; }
-fw=${out% *}
-fport=${out#* }
-base="http://127.0.0.1:$fport"
-curl -s -X POST "$base/__fake/seed" -d '{"jobs":100,"runs":5000}' >/dev/null
-
-: >"$tmp/jobsd.conf"
-chmod 600 "$tmp/jobsd.conf"
-jd=$(HOME=$tmp DATABRICKS_HOST=$base DATABRICKS_TOKEN=bench-token "$B/tests/harness/launch" \
-    --log "$tmp/jd.notify" -- "$B/daemon/jobsd" -c "$tmp/jobsd.conf" --socket "$tmp/jobsd.sock" \
-    --tcp 127.0.0.1:0 --set server.socket_group= --set "daemon.state_dir=$tmp" \
-    --set "daemon.runtime_dir=$tmp" --set upstream.rate=100000 --set upstream.burst=100000 \
-    --set upstream.max_in_flight=64 --set cache.job_ttl=1s 2>"$tmp/jd.err") ||
-    { echo "jobsd did not start" >&2; cat "$tmp/jd.err" >&2; exit 1; }
-jport=$(curl -s --unix-socket "$tmp/jobsd.sock" http://x/jobsd/v1/status | sed -n 's/.*"tcp_port":\([0-9]*\).*/\1/p')
-ltoken=$(cat "$tmp/local-token")
+bench_fakews '{"jobs":100,"runs":5000}'
+bench_jobsd --set cache.job_ttl=1s
 
 # nginx with proxy_cache in front of the same fakews, on a free port.
 nport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])' 2>/dev/null ||
@@ -113,32 +81,11 @@ ids=$(for p in 1 2 3 4 5 6 7 8; do
 done | sort -u | tr '\n' ' ')
 jobs=$(curl -s -H "Authorization: Bearer bench-token" "$base/api/2.2/jobs/list?limit=100" |
     grep -o '"job_id":[0-9]*' | sed 's/.*://' | sort -u | tr '\n' ' ')
-script() { # script FILE TOKEN PATH-PREFIX IDS
-    {
-        echo "local ids = {"
-        for id in $4; do echo "  \"$id\","; done
-        echo "}"
-        echo 'local i = 0'
-        [ -n "$2" ] && echo "wrk.headers[\"Authorization\"] = \"Bearer $2\""
-        echo 'request = function()'
-        echo '  i = i + 1'
-        echo "  return wrk.format(\"GET\", \"$3\" .. ids[(i % #ids) + 1])"
-        echo 'end'
-    } >"$1"
-}
-script "$tmp/j-runs.lua" "$ltoken" "/api/2.2/jobs/runs/get?run_id=" "$ids"
-script "$tmp/n-runs.lua" "" "/api/2.2/jobs/runs/get?run_id=" "$ids"
-script "$tmp/j-jobs.lua" "$ltoken" "/api/2.2/jobs/get?job_id=" "$jobs"
-script "$tmp/n-jobs.lua" "" "/api/2.2/jobs/get?job_id=" "$jobs"
+wrk_script "$tmp/j-runs.lua" "$ltoken" "/api/2.2/jobs/runs/get?run_id=" "$ids"
+wrk_script "$tmp/n-runs.lua" "" "/api/2.2/jobs/runs/get?run_id=" "$ids"
+wrk_script "$tmp/j-jobs.lua" "$ltoken" "/api/2.2/jobs/get?job_id=" "$jobs"
+wrk_script "$tmp/n-jobs.lua" "" "/api/2.2/jobs/get?job_id=" "$jobs"
 
-us() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n *= 1; else if (v ~ /ms$/) n *= 1000; else if (v ~ /s$/) n *= 1000000; printf "%.0f", n }'; }
-run() { # run LUA URL: "rps p50us p99us"
-    wrk -t2 -c"$conns" -d"${secs}s" --latency -s "$1" "$2" >"$tmp/wrk.txt" 2>&1
-    rps=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$tmp/wrk.txt")
-    p50=$(us "$(awk '$1 == "50%" { print $2 }' "$tmp/wrk.txt")")
-    p99=$(us "$(awk '$1 == "99%" { print $2 }' "$tmp/wrk.txt")")
-    echo "${rps%.*} $p50 $p99"
-}
 # Warm both caches, and make sure nginx really caches.
 wrk -t1 -c4 -d2s -s "$tmp/j-runs.lua" "http://127.0.0.1:$jport" >/dev/null 2>&1
 wrk -t1 -c4 -d2s -s "$tmp/n-runs.lua" "http://127.0.0.1:$nport" >/dev/null 2>&1
@@ -151,15 +98,15 @@ printf '%-24s %-5s | %10s %8s %8s | %10s %8s %8s | %6s\n' phase round "nginx r/s
     "jobsd r/s" "p50 us" "p99 us" "ratio"
 for phase in runs jobs; do
     for r in $(seq 1 "$rounds"); do
-        set -- $(run "$tmp/n-$phase.lua" "http://127.0.0.1:$nport")
+        set -- $(wrk_run "$tmp/n-$phase.lua" "http://127.0.0.1:$nport" "$conns" 2 "$secs")
         n_rps=$1 n_p50=$2 n_p99=$3
-        set -- $(run "$tmp/j-$phase.lua" "http://127.0.0.1:$jport")
+        set -- $(wrk_run "$tmp/j-$phase.lua" "http://127.0.0.1:$jport" "$conns" 2 "$secs")
         j_rps=$1 j_p50=$2 j_p99=$3
         label="runs/get hits"
         [ "$phase" = jobs ] && label="jobs/get, 1 s TTL"
         printf '%-24s %-5s | %10s %8s %8s | %10s %8s %8s | %6s\n' "$label" "$r" "$n_rps" "$n_p50" \
             "$n_p99" "$j_rps" "$j_p50" "$j_p99" \
-            "$(awk -v a="$j_rps" -v b="$n_rps" 'BEGIN { printf "%.2f", a / b }')"
+            "$(ratio "$j_rps" "$n_rps")"
     done
 done
 after=$(curl -s "$base/__fake/counters" | sed -n 's/.*"total":\([0-9]*\).*/\1/p')

@@ -75,6 +75,17 @@ int main(void)
     is_int(fwt_call(u, "GET", path, NULL, "", &r), 200, "jobs/get through jobsd");
     fwt_resp_done(&r);
 
+    /* The same bytes again: not parsed, not written. */
+    snprintf(path, sizeof(path), "/api/2.2/jobs/runs/get?run_id=%" PRId64, run);
+    fwt_call(u, "GET", path, NULL, "", &r);
+    fwt_resp_done(&r);
+    fwt_call(u, "GET", "/metrics", NULL, "", &r);
+    ok(r.body && strstr(r.body, "jobsd_archive_writes_total{result=\"skipped\"} 1\n"),
+       "a run read again unchanged is not written again");
+    ok(r.body && strstr(r.body, "jobsd_archive_writes_total{result=\"stored\"} "),
+       "/metrics counts archive writes");
+    fwt_resp_done(&r);
+
     struct store *st = open_archive();
     ok(st != NULL, "the archive opens beside the daemon");
     _cleanup_json_ struct json_object *stored = NULL, *out = NULL, *sjob = NULL;
