@@ -89,3 +89,9 @@ tests_integration_test_cache_SOURCES = tests/integration/test-cache.c
 tests_integration_test_cache_CFLAGS = $(JD_TEST_CFLAGS)
 tests_integration_test_cache_LDADD = $(JD_TEST_LDADD)
 TESTS += tests/integration/test-cache
+
+# Benchmarks' own programs (built with the tree, run by tests/bench/*.sh).
+noinst_PROGRAMS += tests/bench/pollers
+tests_bench_pollers_SOURCES = tests/bench/pollers.c
+tests_bench_pollers_LDADD = $(PROTO_LIBS)
+EXTRA_DIST += tests/bench/pollers.sh

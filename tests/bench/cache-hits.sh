@@ -4,13 +4,16 @@
 # alternating rounds (wrk, loopback TCP). Then the same while entries keep
 # expiring and refreshing under load (jobs/get with a 1 s TTL; nginx with
 # proxy_cache_lock, use_stale updating and background_update).
-#   tests/bench/cache-hits.sh [builddir] [seconds-per-round] [rounds] [connections]
+#   tests/bench/cache-hits.sh [builddir] [seconds-per-round] [rounds] [connections] [wrk-threads]
 # Targets (issue 6): jobsd >= 1.3x nginx's requests/s; p99 <= 2 ms, also
 # while entries refresh. Installs nginx-light with apt-get when missing.
+# One wrk thread by default: on two cores a second one would take the core
+# the single-threaded jobsd (or nginx's second worker) needs.
 B=${1:-build}
 secs=${2:-5}
 rounds=${3:-3}
 conns=${4:-50}
+threads=${5:-1}
 name=cache-hits
 if ! command -v nginx >/dev/null 2>&1 && [ -x /usr/sbin/nginx ]; then PATH=$PATH:/usr/sbin; fi
 if ! command -v nginx >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
@@ -98,9 +101,9 @@ printf '%-24s %-5s | %10s %8s %8s | %10s %8s %8s | %6s\n' phase round "nginx r/s
     "jobsd r/s" "p50 us" "p99 us" "ratio"
 for phase in runs jobs; do
     for r in $(seq 1 "$rounds"); do
-        set -- $(wrk_run "$tmp/n-$phase.lua" "http://127.0.0.1:$nport" "$conns" 2 "$secs")
+        set -- $(wrk_run "$tmp/n-$phase.lua" "http://127.0.0.1:$nport" "$conns" "$threads" "$secs")
         n_rps=$1 n_p50=$2 n_p99=$3
-        set -- $(wrk_run "$tmp/j-$phase.lua" "http://127.0.0.1:$jport" "$conns" 2 "$secs")
+        set -- $(wrk_run "$tmp/j-$phase.lua" "http://127.0.0.1:$jport" "$conns" "$threads" "$secs")
         j_rps=$1 j_p50=$2 j_p99=$3
         label="runs/get hits"
         [ "$phase" = jobs ] && label="jobs/get, 1 s TTL"
