@@ -11,6 +11,7 @@ daemon_libjobsd_a_SOURCES = \
 	daemon/local.c daemon/local.h \
 	daemon/proxy.c daemon/proxy.h \
 	daemon/archiver.c daemon/archiver.h \
+	daemon/history.c daemon/history.h \
 	daemon/metrics.c daemon/metrics.h \
 	daemon/manager.c daemon/manager.h
 

@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/history.h"
 #include "daemon/listen.h"
 #include "daemon/local.h"
 #include "daemon/manager.h"
@@ -494,6 +495,7 @@ int manager_start(struct manager *m)
         return log_error_errno(r, "Failed to set up the router: %m");
     local_register(m->router, m);
     metrics_register(m->router, m);
+    history_register(m->router, m->store);
     router_set_audit(m->router, on_audit, m);
 
     if ((r = make_upstream(m, c, &m->upstream)) < 0)

@@ -154,6 +154,52 @@ int main(void)
     is_str(r.source, "archive", "... from the archive");
     fwt_resp_done(&r);
 
+    /* The history API answers from the archive alone. */
+    snprintf(path, sizeof(path), "/jobsd/v1/runs?job_id=%" PRId64, job);
+    is_int(fwt_call(u, "GET", path, NULL, "", &r), 200, "/jobsd/v1/runs of the job");
+    is_str(r.source, "archive", "... from the archive");
+    is_int(fwt_len(r.json, "runs"), 3, "... its three runs");
+    int64_t newest = fwt_int(r.json, "runs.0.run_id");
+    is_int(newest, late, "... newest first");
+    ok(fwt_path(r.json, "has_more") && !fwt_path(r.json, "next_page_token"),
+       "... one page, without a token");
+    fwt_resp_done(&r);
+    snprintf(path, sizeof(path), "/jobsd/v1/runs?job_id=%" PRId64 "&limit=2", job);
+    fwt_call(u, "GET", path, NULL, "", &r);
+    const char *tok = fwt_str(r.json, "next_page_token");
+    ok(tok != NULL && fwt_len(r.json, "runs") == 2, "limit 2: two runs and a page token");
+    char next[512];
+    snprintf(next, sizeof(next), "%s&page_token=%s", path, tok ? tok : "");
+    fwt_resp_done(&r);
+    fwt_call(u, "GET", next, NULL, "", &r);
+    is_int(fwt_len(r.json, "runs"), 1, "the next page has the third");
+    ok(!fwt_path(r.json, "next_page_token"), "... and is the last");
+    fwt_resp_done(&r);
+    static const char *const bad_queries[] = { "limit=0",           "limit=1001",
+                                               "limit=x",           "life_cycle_state=SLEEPING",
+                                               "job_id=abc",        "page_token=garbage",
+                                               "start_time_from=-5" };
+    for (size_t i = 0; i < ELEMENTSOF(bad_queries); i++) {
+        snprintf(path, sizeof(path), "/jobsd/v1/runs?%s", bad_queries[i]);
+        is_int(fwt_call(u, "GET", path, NULL, "", &r), 400, "/jobsd/v1/runs?%s is 400",
+               bad_queries[i]);
+        ok(r.body && strstr(r.body, "\"error_code\":\"INVALID_PARAMETER_VALUE\""),
+           "... with a Databricks-style body");
+        fwt_resp_done(&r);
+    }
+    snprintf(path, sizeof(path), "/jobsd/v1/runs/%" PRId64, run);
+    is_int(fwt_call(u, "GET", path, NULL, "", &r), 200, "/jobsd/v1/runs/{id}");
+    ok(same_json(r.body, run_json), "... the run as the workspace gave it");
+    fwt_resp_done(&r);
+    snprintf(path, sizeof(path), "/jobsd/v1/runs/%" PRId64 "/output", run);
+    is_int(fwt_call(u, "GET", path, NULL, "", &r), 200, "/jobsd/v1/runs/{id}/output");
+    is_int(fwt_len(r.json, "outputs"), 1, "... one task output");
+    fwt_resp_done(&r);
+    is_int(fwt_call(u, "GET", "/jobsd/v1/runs/12345", NULL, "", &r), 404,
+           "a run not in the archive is 404");
+    ok(r.body && strstr(r.body, "RESOURCE_DOES_NOT_EXIST"), "... RESOURCE_DOES_NOT_EXIST");
+    fwt_resp_done(&r);
+
     is_int(jd_stop(jd), 0, "jobsd stops cleanly");
     is_int(fwt_stop(ws), 0, "fakews stops cleanly");
     return tap_done();
