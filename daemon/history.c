@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "daemon/history.h"
+#include "db/export.h"
 #include "db/runs.h"
 #include "proto/json.h"
 #include "proto/log.h"
@@ -155,8 +156,77 @@ static int on_output(struct request *req, void *userdata)
     return 0;
 }
 
+/* GET /jobsd/v1/export: the archive as JSON Lines (db/export.h), made while
+ * it is sent, a slice at a time: no transaction is held between slices,
+ * and a slow reader costs memory for one slice only. */
+struct export_stream {
+    struct store_export *it;
+    struct buf pending;
+    size_t off;
+};
+
+#define EXPORT_SLICE (64 * KIB)
+
+static ssize_t export_read(void *cls, uint64_t pos, char *out, size_t max)
+{
+    struct export_stream *x = cls;
+    if (x->off >= x->pending.len) {
+        buf_reset(&x->pending);
+        x->off = 0;
+        int r = store_export_next(x->it, &x->pending, EXPORT_SLICE);
+        if (r < 0) {
+            log_warning_errno(r, "Export cut short: %m");
+            return RESPONSE_STREAM_ERROR;
+        }
+        if (r == 0)
+            return RESPONSE_STREAM_END;
+    }
+    size_t n = MIN(max, x->pending.len - x->off);
+    memcpy(out, x->pending.data + x->off, n);
+    x->off += n;
+    return (ssize_t)n;
+}
+
+static void export_free(void *cls)
+{
+    struct export_stream *x = cls;
+    store_export_free(x->it);
+    buf_done(&x->pending);
+    free(x);
+}
+
+static int on_export(struct request *req, void *userdata)
+{
+    struct store *s = userdata;
+    int64_t from = 0, to = 0;
+    bool runs_only = false;
+    const char *v;
+    if ((v = request_query(req, JOBSD_Q_SINCE)) && (parse_int64(v, &from) < 0 || from < 0))
+        return bad(req, JOBSD_Q_SINCE, "not a time in ms");
+    if ((v = request_query(req, JOBSD_Q_UNTIL)) && (parse_int64(v, &to) < 0 || to < 0))
+        return bad(req, JOBSD_Q_UNTIL, "not a time in ms");
+    if ((v = request_query(req, JOBSD_Q_RUNS_ONLY)) && parse_bool(v, &runs_only) < 0)
+        return bad(req, JOBSD_Q_RUNS_ONLY, "not a boolean");
+
+    struct export_stream *x = calloc(1, sizeof(*x));
+    if (!x)
+        return response_set_error(&req->response, 500, "INTERNAL_ERROR", "Out of memory"), 0;
+    x->pending = BUF_INIT(STORE_IMPORT_LINE_MAX + EXPORT_SLICE);
+    int r = store_export_new(s, from, to, runs_only ? STORE_EXPORT_NO_JOBS : 0, &x->it);
+    if (r < 0) {
+        export_free(x);
+        return response_set_error(&req->response, 500, "INTERNAL_ERROR",
+                                  "The archive could not export: %s", strerror(-r)),
+               0;
+    }
+    response_set_stream(&req->response, 200, "application/x-ndjson", export_read, export_free, x);
+    req->response.source = JOBSD_SOURCE_ARCHIVE;
+    return 0;
+}
+
 void history_register(struct router *r, struct store *s)
 {
+    router_set(r, ENDPOINT_LOCAL_EXPORT, on_export, s);
     router_set(r, ENDPOINT_LOCAL_RUNS, on_runs, s);
     router_set(r, ENDPOINT_LOCAL_RUN, on_run, s);
     router_set(r, ENDPOINT_LOCAL_RUN_OUTPUT, on_output, s);

@@ -28,6 +28,11 @@ static void response_clear_body(struct response *r)
 void response_done(struct response *r)
 {
     response_clear_body(r);
+    if (r->stream_free && r->stream_cls)
+        r->stream_free(r->stream_cls); /* never handed to the server */
+    r->stream = NULL;
+    r->stream_free = NULL;
+    r->stream_cls = NULL;
     for (size_t i = 0; i < r->n_headers; i++)
         free(r->headers[i].value);
     r->n_headers = 0;
@@ -89,6 +94,18 @@ int response_set_error(struct response *r, int status, const char *code, const c
     strscpy(r->error_code, sizeof(r->error_code), code);
     r->source = JOBSD_SOURCE_LOCAL;
     return 0;
+}
+
+void response_set_stream(struct response *r, int status, const char *content_type,
+                         ssize_t (*stream)(void *, uint64_t, char *, size_t),
+                         void (*stream_free)(void *), void *cls)
+{
+    response_clear_body(r);
+    r->status = status;
+    r->content_type = content_type;
+    r->stream = stream;
+    r->stream_free = stream_free;
+    r->stream_cls = cls;
 }
 
 int response_add_header(struct response *r, const char *name, const char *value)

@@ -55,7 +55,17 @@ struct response {
     char error_code[64];    /* of an error answer: ours or the workspace's */
     struct response_header headers[RESPONSE_HEADERS_MAX];
     size_t n_headers;
+    /* A body made while it is sent (chunked): stream fills buf with up to
+     * max bytes and returns how many, RESPONSE_STREAM_END when done or
+     * RESPONSE_STREAM_ERROR to cut the answer short; stream_free(cls) runs
+     * once the answer is over. Set with response_set_stream(). */
+    ssize_t (*stream)(void *cls, uint64_t pos, char *buf, size_t max);
+    void (*stream_free)(void *cls);
+    void *stream_cls;
 };
+
+#define RESPONSE_STREAM_END ((ssize_t)-1)
+#define RESPONSE_STREAM_ERROR ((ssize_t)-2)
 
 struct request;
 typedef void (*request_cancel_t)(struct request *req, void *userdata);
@@ -120,6 +130,10 @@ void response_take_body(struct response *r, int status, const char *content_type
 int response_set_error(struct response *r, int status, const char *code, const char *format, ...)
     _printf_(4, 5);
 int response_add_header(struct response *r, const char *name, const char *value);
+/* A streamed body (see struct response); replaces any body set before. */
+void response_set_stream(struct response *r, int status, const char *content_type,
+                         ssize_t (*stream)(void *, uint64_t, char *, size_t),
+                         void (*stream_free)(void *), void *cls);
 void response_done(struct response *r);
 
 void request_free_fields(struct request *req);

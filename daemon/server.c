@@ -11,6 +11,9 @@
 #include "proto/log.h"
 
 #define SERVER_LISTENERS_MAX 8
+
+_Static_assert(RESPONSE_STREAM_END == MHD_CONTENT_READER_END_OF_STREAM, "stream end");
+_Static_assert(RESPONSE_STREAM_ERROR == MHD_CONTENT_READER_END_WITH_ERROR, "stream error");
 /* Accuracy for our timers: sd-event's default of 250 ms would stall MHD,
  * and even 1 ms adds up to milliseconds over the hops of one request. */
 #define TIMER_ACCURACY_USEC 1
@@ -210,7 +213,14 @@ static enum MHD_Result queue_response(struct server *s, struct MHD_Connection *c
 
     if (r->status == 0)
         response_set_error(r, 500, "INTERNAL_ERROR", "jobsd produced no answer");
-    if (r->body) {
+    if (r->stream) {
+        /* MHD owns the stream from here and frees it when done. Our
+         * RESPONSE_STREAM_* values are MHD's. */
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, r->stream,
+                                                 r->stream_cls, r->stream_free);
+        if (resp)
+            r->stream = NULL, r->stream_free = NULL, r->stream_cls = NULL;
+    } else if (r->body) {
         /* The response takes the body; our free function runs when MHD is
          * done with it (cached bodies are refcounted by their owner). */
         void (*f)(void *) = r->body_free ? r->body_free : free;

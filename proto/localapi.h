@@ -49,6 +49,11 @@ static inline const char *jobsd_source_to_string(enum jobsd_source s)
 #define JOBSD_RUNS_LIMIT_DEFAULT 25
 #define JOBSD_RUNS_LIMIT_MAX 1000
 
+/* GET /jobsd/v1/export: JSON Lines of the archive (jobs, then runs with
+ * their outputs and export views, oldest first): start_time_from,
+ * start_time_to, and runs_only=true to leave the jobs out. */
+#define JOBSD_Q_RUNS_ONLY "runs_only"
+
 /* GET /jobsd/v1/runs/{id}/wait?timeout=S: long-poll until terminal. */
 #define JOBSD_Q_TIMEOUT "timeout"
 #define JOBSD_WAIT_TIMEOUT_DEFAULT_S 60

@@ -200,6 +200,39 @@ int main(void)
     ok(r.body && strstr(r.body, "RESOURCE_DOES_NOT_EXIST"), "... RESOURCE_DOES_NOT_EXIST");
     fwt_resp_done(&r);
 
+    /* The archive as JSON Lines, streamed. */
+    is_int(fwt_call(u, "GET", "/jobsd/v1/export", NULL, "", &r), 200, "/jobsd/v1/export");
+    ok(startswith(r.content_type, "application/x-ndjson") != NULL, "... as JSON Lines (%s)",
+       r.content_type);
+    unsigned lines = 0, runs = 0, jobs = 0, bad_lines = 0;
+    for (char *line = r.body, *nl; line && *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        if (!nl)
+            break;
+        *nl = 0;
+        _cleanup_json_ struct json_object *o = NULL;
+        const char *kind = NULL;
+        if (json_parse_object(line, strlen(line), JSON_SIZE_MAX, JSON_DEPTH_MAX, &o, NULL) < 0 ||
+            json_get_string(o, "kind", JSON_REQUIRED, &kind, NULL) <= 0)
+            bad_lines++;
+        else if (streq(kind, "run"))
+            runs++;
+        else if (streq(kind, "job"))
+            jobs++;
+        lines++;
+    }
+    is_int(bad_lines, 0, "every line is a JSON object with a kind");
+    is_int(runs, 3, "the three runs are exported");
+    ok(jobs >= 1, "and the job");
+    fwt_resp_done(&r);
+    is_int(fwt_call(u, "GET", "/jobsd/v1/export?runs_only=true", NULL, "", &r), 200,
+           "runs_only export");
+    ok(r.body && !strstr(r.body, "\"kind\":\"job\""), "... has no job lines");
+    fwt_resp_done(&r);
+    is_int(fwt_call(u, "GET", "/jobsd/v1/export?runs_only=perhaps", NULL, "", &r), 400,
+           "a bad runs_only is 400");
+    fwt_resp_done(&r);
+
     is_int(jd_stop(jd), 0, "jobsd stops cleanly");
     is_int(fwt_stop(ws), 0, "fakews stops cleanly");
     return tap_done();
