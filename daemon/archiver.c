@@ -175,16 +175,10 @@ void archiver_record(struct archiver *a, const struct archive_subject *sub,
             r = store_forget_job(a->store, sub->job_id, wall_ms());
         count(a, r == -ENOENT ? STORE_UNCHANGED : r, sub);
         return;
-    case ENDPOINT_RUNS_REPAIR:
-    case ENDPOINT_RUNS_GET:
-    case ENDPOINT_RUNS_LIST:
-    case ENDPOINT_RUNS_GET_OUTPUT:
-    case ENDPOINT_RUNS_EXPORT:
-    case ENDPOINT_JOBS_GET:
-    case ENDPOINT_JOBS_LIST:
-        break;
     default:
-        return;
+        if (e->id != ENDPOINT_RUNS_REPAIR && !kept_kind(e->id))
+            return;
+        break;
     }
 
     _cleanup_json_ struct json_object *own = NULL;

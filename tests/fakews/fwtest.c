@@ -356,6 +356,17 @@ void fwt_advance(struct fwt *f, int64_t ms)
     fwt_resp_done(&r);
 }
 
+int64_t fwt_counter(struct fwt *f, const char *endpoint)
+{
+    struct fwt_resp r;
+    char key[96];
+    fwt_get(f, &r, "/__fake/counters");
+    snprintf(key, sizeof(key), "endpoints.%s", endpoint);
+    int64_t n = fwt_int(r.json, key);
+    fwt_resp_done(&r);
+    return n > 0 ? n : 0; /* an endpoint never called has no counter */
+}
+
 int64_t fwt_create_job(struct fwt *f, const char *settings)
 {
     struct fwt_resp r;

@@ -65,6 +65,9 @@ int64_t fwt_int(struct json_object *o, const char *path);
 const char *fwt_str(struct json_object *o, const char *path);
 size_t fwt_len(struct json_object *o, const char *path);
 
+/* fakews' count of requests to one endpoint (by its SDK name), 0 if none. */
+int64_t fwt_counter(struct fwt *f, const char *endpoint);
+
 /* Moves the manual clock. */
 void fwt_advance(struct fwt *f, int64_t ms);
 /* Creates a job from settings JSON; returns its id (0 on failure). */

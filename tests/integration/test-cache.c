@@ -21,17 +21,6 @@
 static struct fwt *ws;
 static struct jd *jd;
 
-static int64_t counter(const char *endpoint)
-{
-    struct fwt_resp r;
-    char key[96];
-    fwt_get(ws, &r, "/__fake/counters");
-    snprintf(key, sizeof(key), "endpoints.%s", endpoint);
-    int64_t n = fwt_int(r.json, key);
-    fwt_resp_done(&r);
-    return n > 0 ? n : 0; /* an endpoint never called has no counter */
-}
-
 static void fault(const char *json)
 {
     struct fwt_resp r;
@@ -70,7 +59,7 @@ static void test_coalescing(int64_t run)
 {
     char path[128];
     snprintf(path, sizeof(path), "/api/2.2/jobs/runs/get?run_id=%" PRId64, run);
-    int64_t before = counter("get_run");
+    int64_t before = fwt_counter(ws, "get_run");
     /* The workspace is slow, so all of them arrive while one is in flight. */
     fault("{\"kind\":\"delay\",\"delay_ms\":800,\"count\":1,\"path_prefix\":\"/api/2.2/jobs/runs/"
           "get\"}");
@@ -91,7 +80,7 @@ static void test_coalescing(int64_t run)
     }
     is_int(good, CONCURRENT, "%d concurrent identical runs/get are all answered 200", CONCURRENT);
     is_int(same, CONCURRENT, "... with the same bytes");
-    is_int(counter("get_run") - before, 1, "... and cost the workspace one request");
+    is_int(fwt_counter(ws, "get_run") - before, 1, "... and cost the workspace one request");
     clear_faults();
 }
 
@@ -205,7 +194,7 @@ int main(void)
     int64_t t0 = now_ms();
     while (now_ms() - t0 < 300) /* let the 200 ms TTL run out */
         poll(NULL, 0, 20);
-    int64_t before = counter("get");
+    int64_t before = fwt_counter(ws, "get");
     fault(
         "{\"kind\":\"delay\",\"delay_ms\":1500,\"count\":5,\"path_prefix\":\"/api/2.2/jobs/get\"}");
     int64_t start = now_ms();
@@ -216,9 +205,9 @@ int main(void)
     int64_t took = now_ms() - start;
     is_int(stale, 20, "20 readers during a refresh get the old copy, marked stale");
     ok(took < 1000, "... at once, not behind the 1.5 s refresh (%lld ms)", (long long)took);
-    for (int i = 0; i < 200 && counter("get") == before; i++)
+    for (int i = 0; i < 200 && fwt_counter(ws, "get") == before; i++)
         poll(NULL, 0, 10);
-    is_int(counter("get") - before, 1, "one refresh reached the workspace");
+    is_int(fwt_counter(ws, "get") - before, 1, "one refresh reached the workspace");
     clear_faults();
 
     struct fwt_resp m;

@@ -39,17 +39,6 @@ static void reset_ws(void)
     fwt_resp_done(&r);
 }
 
-static int64_t counter(const char *endpoint)
-{
-    struct fwt_resp r;
-    char key[96];
-    fwt_get(ws, &r, "/__fake/counters");
-    snprintf(key, sizeof(key), "endpoints.%s", endpoint);
-    int64_t n = fwt_int(r.json, key);
-    fwt_resp_done(&r);
-    return n;
-}
-
 static int64_t ws_runs(void)
 {
     struct fwt_resp r;
@@ -79,7 +68,7 @@ static void test_faults(void)
           "get\"}");
     is_int(fwt_call(u, "GET", get_path, NULL, "", &r), 200, "a 429 with Retry-After is retried");
     fwt_resp_done(&r);
-    is_int(counter("get"), 2, "... exactly once");
+    is_int(fwt_counter(ws, "get"), 2, "... exactly once");
 
     /* 503 every time: the workspace's 503 after max_attempts. */
     reset_ws();
@@ -91,7 +80,7 @@ static void test_faults(void)
     ok(r.retry_after[0] != 0, "... with its Retry-After (%s)", r.retry_after);
     ok(r.body && strstr(r.body, "\"error_code\""), "... and its error body");
     fwt_resp_done(&r);
-    is_int(counter("list"), 3, "... after upstream.max_attempts = 3 attempts");
+    is_int(fwt_counter(ws, "list"), 3, "... after upstream.max_attempts = 3 attempts");
     fwt_call(ws, "DELETE", "/__fake/faults", NULL, "", &r);
     fwt_resp_done(&r);
 
@@ -143,7 +132,7 @@ static void test_faults(void)
     int64_t run = fwt_int(r.json, "run_id");
     fwt_resp_done(&r);
     ok(run > 0, "... with the run");
-    is_int(counter("run_now"), 2, "the workspace saw run-now twice");
+    is_int(fwt_counter(ws, "run_now"), 2, "the workspace saw run-now twice");
     is_int(ws_runs(), before + 1, "... and started exactly one run");
     fwt_get(ws, &r, "/__fake/requests?endpoint=run_now");
     struct json_object *a = fwt_path(r.json, "requests");
@@ -160,7 +149,7 @@ static void test_faults(void)
            "jobs/create after a lost reply is 502");
     ok(r.body && strstr(r.body, "may have been carried out"), "... saying it may have happened");
     fwt_resp_done(&r);
-    is_int(counter("create"), 1, "jobs/create reached the workspace exactly once");
+    is_int(fwt_counter(ws, "create"), 1, "jobs/create reached the workspace exactly once");
 
     _cleanup_free_ char *log = jd_read_log(jd);
     ok(log && !strstr(log, FWT_TOKEN), "the workspace token is not in jobsd's log");
