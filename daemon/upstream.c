@@ -106,6 +106,7 @@ struct upstream {
     uint64_t backoff_base_usec, backoff_cap_usec;
     unsigned max_attempts, max_in_flight, queue_max;
     size_t max_body;
+    size_t max_held_bytes, held_bytes;
     double rate;
 
     struct tlist queue;  /* T_QUEUED, in order */
@@ -137,6 +138,7 @@ void upstream_settings_defaults(struct upstream_settings *s)
         .max_in_flight = 16,
         .queue_max = 1000,
         .max_body = 64 * MIB,
+        .max_held_bytes = 64 * MIB,
         .token_margin_usec = 40 * USEC_PER_SEC,
     };
 }
@@ -267,6 +269,7 @@ static void transfer_free(struct upstream_transfer *t)
     t->state = T_DONE;
     attempt_cleanup(t);
     sd_event_source_disable_unref(t->timer);
+    u->held_bytes -= t->body_len;
     buf_done(&t->resp);
     free(t->url);
     free(t->body);
@@ -812,6 +815,7 @@ int upstream_new(sd_event *e, const struct upstream_settings *s, struct upstream
     u->max_in_flight = s->max_in_flight;
     u->queue_max = s->queue_max;
     u->max_body = s->max_body;
+    u->max_held_bytes = s->max_held_bytes;
     u->rate = s->rate;
     backoff_seed(&u->rng);
 
@@ -897,7 +901,8 @@ int upstream_submit(struct upstream *u, const struct upstream_request *req, upst
         !http_method_to_string(req->method))
         return -EINVAL;
     /* Transfers waiting to retry count too: they return to the queue. */
-    if (u->queue.n + u->backing_off >= u->queue_max) {
+    if (u->queue.n + u->backing_off >= u->queue_max ||
+        req->body_len > u->max_held_bytes - u->held_bytes) {
         u->rejected_full++;
         return -EAGAIN;
     }
@@ -920,6 +925,7 @@ int upstream_submit(struct upstream *u, const struct upstream_request *req, upst
             t->body[req->body_len] = '\0';
         }
         t->body_len = req->body_len;
+        u->held_bytes += t->body_len;
     }
     t->user_agent = req->user_agent ? strdup(req->user_agent) : NULL;
     t->workspace_id = req->workspace_id_header ? strdup(req->workspace_id_header) : NULL;

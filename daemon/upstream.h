@@ -33,8 +33,9 @@ struct upstream_settings {
     double rate;                /* requests per second to the workspace */
     unsigned burst;
     unsigned max_in_flight;
-    unsigned queue_max;         /* queued + waiting to retry; beyond: -EAGAIN */
-    size_t max_body;            /* largest response body; more is -EMSGSIZE */
+    unsigned queue_max;    /* queued + waiting to retry; beyond: -EAGAIN */
+    size_t max_body;       /* largest response body; more is -EMSGSIZE */
+    size_t max_held_bytes; /* request bodies held (queued, running, retrying); beyond: -EAGAIN */
     uint64_t token_margin_usec; /* OAuth: never send a token with less left */
 };
 
@@ -84,7 +85,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct upstream *, upstream_free)
 /* Queues req (everything in it is copied). done runs exactly once, from the
  * loop, never from inside upstream_submit(), unless upstream_cancel() comes
  * first; it may submit and cancel other transfers, but must not free u.
- * *ret (may be NULL) is valid until then. -EAGAIN: the queue is full (answer
+ * *ret (may be NULL) is valid until then. -EAGAIN: the queue (or max_held_bytes) is full (answer
  * 429 with Retry-After: upstream_retry_after_hint()); -EINVAL: a bad request
  * (path not starting with '/', control characters in headers). */
 int upstream_submit(struct upstream *u, const struct upstream_request *req, upstream_done_t done,

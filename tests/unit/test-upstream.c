@@ -817,6 +817,28 @@ static void test_limiter_queue_cancel(void)
        upstream_retry_after_hint(u));
     is_int(upstream_set_rate(u, 0, 1), -EINVAL, "set_rate refuses rate 0");
 
+    /* Request bodies held are bounded too. */
+    struct upstream_settings sb = s;
+    sb.max_held_bytes = 100;
+    _cleanup_(upstream_freep) struct upstream *v = new_upstream(&sb);
+    char big[81];
+    memset(big, 'x', sizeof(big) - 1);
+    big[sizeof(big) - 1] = '\0';
+    struct upstream_request post = {
+        .method = HTTP_POST,
+        .path_and_query = "/api/test/ok?key=held",
+        .body = big,
+        .body_len = 80,
+        .retry = RETRY_SAFE,
+    };
+    struct upstream_transfer *tb = NULL;
+    is_int(upstream_submit(v, &post, on_done, &res[11], &tb), 0, "80 of 100 bytes held");
+    is_int(upstream_submit(v, &post, on_done, &res[11], NULL), -EAGAIN,
+           "another 80 bytes: -EAGAIN");
+    upstream_cancel(tb);
+    is_int(upstream_submit(v, &post, on_done, &res[11], &tb), 0, "room again after a cancel");
+    upstream_cancel(tb);
+
     upstream_cancel(t[9]);
     upstream_cancel(NULL);
     loop_until(&done_count, before + 9);
