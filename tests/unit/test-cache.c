@@ -484,6 +484,12 @@ static void test_byte_bound(void)
     /* Too big a replacement drops the old copy all the same. */
     is_int(cache_store(c, "19", 200, big, 0, &t, T0), -EFBIG, "oversized replacement refused");
     ok(!present(c, "19", T0), "old copy of the key dropped");
+    struct cache_stats st;
+    cache_get_stats(c, &st);
+    is_int((int64_t)st.stores, 20, "20 stores counted");
+    is_int((int64_t)st.store_refused, 2, "2 refusals counted");
+    is_int((int64_t)st.evictions, (int64_t)(20 - room), "evictions counted");
+    is_int((int64_t)st.max_bytes, 64 * KIB, "max_bytes reported");
 }
 
 /* The tables grow with the entries and count against the bound. */
