@@ -13,7 +13,9 @@
  *     FRESH  -> answer hit.body (source cache, Age hit.age_sec)
  *     STALE  -> answer hit.body at once (source stale); then
  *               cache_flight_join(key, NULL cb): LEADER refreshes in the
- *               background, BUSY means a refresh is already in the air
+ *               background, BUSY means a refresh is already in the air.
+ *               (A reader that sent max-age or no-cache wants newer
+ *               bytes: it joins with a cb, as on a MISS.)
  *     MISS   -> cache_flight_join(key, cb): LEADER fetches (tags.epoch =
  *               cache_epoch() first), JOINED waits for cb
  *   leader done: cache_store() when cacheable, then cache_flight_finish();

@@ -13,12 +13,23 @@ CACHE_LIBS = daemon/libcache.a $(PROTO_LIBS)
 
 check_PROGRAMS += \
 	tests/unit/test-cache \
+	tests/unit/test-cache-model \
+	tests/unit/test-cache-invalidate \
 	tests/unit/test-cache-flight \
 	tests/bench/cache-bench
 
-tests_unit_test_cache_SOURCES = tests/unit/test-cache.c
+tests_unit_test_cache_SOURCES = tests/unit/test-cache.c tests/unit/cache-testutil.h
 tests_unit_test_cache_CFLAGS = $(UNIT_CFLAGS)
 tests_unit_test_cache_LDADD = tests/libtap.a $(CACHE_LIBS)
+
+tests_unit_test_cache_model_SOURCES = tests/unit/test-cache-model.c tests/unit/cache-testutil.h
+tests_unit_test_cache_model_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_cache_model_LDADD = tests/libtap.a $(CACHE_LIBS)
+
+tests_unit_test_cache_invalidate_SOURCES = tests/unit/test-cache-invalidate.c \
+	tests/unit/cache-testutil.h
+tests_unit_test_cache_invalidate_CFLAGS = $(UNIT_CFLAGS)
+tests_unit_test_cache_invalidate_LDADD = tests/libtap.a $(CACHE_LIBS)
 
 tests_unit_test_cache_flight_SOURCES = tests/unit/test-cache-flight.c
 tests_unit_test_cache_flight_CFLAGS = $(UNIT_CFLAGS)
@@ -32,6 +43,8 @@ tests_bench_cache_bench_LDADD = $(CACHE_LIBS)
 
 TESTS += \
 	tests/unit/test-cache \
+	tests/unit/test-cache-model \
+	tests/unit/test-cache-invalidate \
 	tests/unit/test-cache-flight \
 	tests/bench/cache-bench-smoke.sh
 

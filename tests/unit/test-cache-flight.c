@@ -231,6 +231,21 @@ static void test_reentrant(void)
     cache_flight_abort(c, x.new_flight, -ECANCELED);
 }
 
+/* A result without a body (204, or a HEAD): waiters get NULL and the status. */
+static void test_no_body(void)
+{
+    _cleanup_(cache_freep) struct cache *c = cache_with(4, 8);
+    struct cache_flight *f = NULL, *unused = NULL;
+    struct waiter_state st = { 0 };
+
+    is_int(cache_flight_join(c, "k", NULL, NULL, &f, NULL), CACHE_FLIGHT_LEADER, "leader");
+    is_int(cache_flight_join(c, "k", on_result, &st, &unused, &st.w), CACHE_FLIGHT_JOINED,
+           "waiter");
+    cache_flight_finish(c, f, 204, NULL);
+    ok(st.calls == 1 && st.status == 204 && st.error == 0 && st.body == NULL,
+       "no body: status 204, body NULL, no error");
+}
+
 static void test_free_aborts(void)
 {
     struct cache *c = cache_with(4, 8);
@@ -296,6 +311,7 @@ int main(void)
     test_leave_and_bound();
     test_flight_bound_and_abort();
     test_reentrant();
+    test_no_body();
     test_free_aborts();
     test_swr();
     return tap_done();
