@@ -295,11 +295,6 @@ static int open_listeners(struct manager *m)
     }
     if (c->server.tcp_enabled) {
         r = listen_tcp(c->server.tcp, c->server.tcp_allow_non_loopback, &fd, &m->tcp_port);
-        if (r == -EPERM)
-            return log_error_errno(r,
-                                   "Refusing to listen on %s: not a loopback address "
-                                   "(set tcp_allow_non_loopback = yes to allow it)",
-                                   c->server.tcp);
         if (r < 0)
             return log_error_errno(r, "Failed to listen on %s: %m", c->server.tcp);
         r = server_add_listener(m->server, fd, LISTENER_TCP);

@@ -15,7 +15,6 @@
  * workspace is reported by us (with what happened) rather than by the
  * server's generic 504. */
 #define DEADLINE_MARGIN_USEC (500 * 1000)
-#define IDEMPOTENCY_TOKEN_MAX 64
 
 /* Bodies parsed for the archive and for the cache's "terminal" tag. */
 #define PARSE_MAX (64 * MIB)
@@ -154,7 +153,8 @@ static int append_encoded(struct buf *b, const char *s)
     return 0;
 }
 
-int proxy_format_query(const struct request *req, struct buf *b)
+/* Appends the query of req, percent-encoded, to b ("?k=v&..."). */
+static int proxy_format_query(const struct request *req, struct buf *b)
 {
     int r = 0;
     for (size_t i = 0; i < req->n_query && r >= 0; i++) {

@@ -48,6 +48,3 @@ struct proxy_stats {
 };
 /* Borrowed; valid as long as the proxy. */
 const struct proxy_stats *proxy_get_stats(const struct proxy *p);
-
-/* Appends the query of req, percent-encoded, to b ("?k=v&..."). For tests. */
-int proxy_format_query(const struct request *req, struct buf *b);
