@@ -58,3 +58,41 @@ static inline const char *jobsd_source_to_string(enum jobsd_source s)
 #define JOBSD_Q_TIMEOUT "timeout"
 #define JOBSD_WAIT_TIMEOUT_DEFAULT_S 60
 #define JOBSD_WAIT_TIMEOUT_MAX_S 3600
+/* The answer to a wait is 200 with the run exactly as runs/get gives it
+ * (jobsd's latest view: the poller's, or the archive's), terminal or not;
+ * this header says why it returned: */
+#define JOBSD_HEADER_WAIT "X-Jobsd-Wait"
+#define JOBSD_WAIT_TERMINAL "terminal" /* the run reached a terminal state */
+#define JOBSD_WAIT_DEADLINE "timeout"  /* the timeout passed first */
+/* 404 RESOURCE_DOES_NOT_EXIST: neither the workspace nor the archive knows
+ * the run. 503 TEMPORARILY_UNAVAILABLE: JOBSD_WAITERS_MAX waits already. */
+#define JOBSD_WAITERS_MAX 10000
+
+/* GET /jobsd/v1/events: Server-Sent Events (text/event-stream) of run state
+ * changes seen by the poller, for as long as the client stays. Filters:
+ * job_id and run_id (each repeatable; none = every run). Each change is
+ *
+ *   id: <sequence, increasing>
+ *   event: run
+ *   data: <one line of JSON, the fields below>
+ *
+ * and ": keepalive" comment lines are sent every JOBSD_EVENTS_KEEPALIVE_S.
+ * A reconnecting client sends Last-Event-ID and gets the changes it missed,
+ * as far as the last JOBSD_EVENTS_BACKLOG are kept. */
+#define JOBSD_EVENT_RUN "run"
+#define JOBSD_EV_RUN_ID "run_id"
+#define JOBSD_EV_JOB_ID "job_id" /* absent for one-time submits */
+#define JOBSD_EV_RUN_NAME "run_name"
+#define JOBSD_EV_LIFE_CYCLE "life_cycle_state"
+#define JOBSD_EV_RESULT "result_state" /* once terminal */
+#define JOBSD_EV_STATUS "status"       /* status.state (RunStatus) */
+#define JOBSD_EV_MESSAGE "state_message"
+#define JOBSD_EV_TASKS_TOTAL "tasks_total"
+#define JOBSD_EV_TASKS_DONE "tasks_done" /* tasks in a terminal state */
+#define JOBSD_EV_START_TIME "start_time" /* ms */
+#define JOBSD_EV_END_TIME "end_time"     /* ms, once terminal */
+#define JOBSD_EV_TIME "time"             /* ms: when jobsd saw the change */
+#define JOBSD_EV_TERMINAL "terminal"     /* bool */
+#define JOBSD_EVENTS_KEEPALIVE_S 15
+#define JOBSD_EVENTS_BACKLOG 4096
+#define JOBSD_WATCHERS_MAX 1000
