@@ -32,6 +32,15 @@ static void final_clear(struct final *f)
     *f = (struct final){};
 }
 
+struct final *poller_final_free(struct final *f)
+{
+    if (f) {
+        final_clear(f);
+        free(f);
+    }
+    return NULL;
+}
+
 void poller_fetch_abort(struct poller *p)
 {
     final_clear(&p->fin);
@@ -42,10 +51,17 @@ int poller_fetch_begin(struct poller *p, struct run *r)
 {
     /* Out of the queue; it is p->cur until archived or sent back. */
     enum fetch_reason why = r->fetch;
+    struct final *held = TAKE_PTR(r->held);
     poller_dequeue(p, r);
     r->refetch = false;
     final_clear(&p->fin);
     p->cur = r;
+    if (held) {
+        /* Its runs/get is in: on to the outputs. */
+        p->fin = *held;
+        free(held);
+        return poller_fetch_next(p);
+    }
     p->fin.terminal = why == FETCH_FINAL;
     if (!(p->fin.pages = json_object_new_array())) {
         poller_fetch_retry(p, true);
@@ -237,6 +253,17 @@ static void run_complete(struct poller *p, const struct upstream_response *u)
         return;
     }
     (void)poller_observe(p, r, first, false);
+    /* The final view goes to the archive now, so that the history agrees
+     * with what waiters and watchers are told; the outputs and the final
+     * mark follow in one transaction (with the view again, unchanged). */
+    if (store_begin(p->store) >= 0) {
+        for (size_t i = 0; i < json_object_array_length(f->pages); i++)
+            (void)store_put_run(p->store, json_object_array_get_idx(f->pages, i),
+                                i ? STORE_PUT_PAGE : 0);
+        int e = store_commit(p->store);
+        if (e < 0)
+            log_warning_errno(e, "Failed to archive run %" PRId64 ", ignoring: %m", r->run_id);
+    }
     if (single && r->waiters)
         poller_wake(p, r, u->body, u->body_len);
     if (single && p->cache) {
@@ -261,8 +288,22 @@ static void run_complete(struct poller *p, const struct upstream_response *u)
     }
     if (!p->s.outputs)
         f->n_tasks = 0;
-    if (f->n_tasks == 0)
+    if (f->n_tasks == 0) {
         fetch_finish(p);
+        return;
+    }
+    /* Other runs' states first: this one's outputs wait their turn, its
+     * runs/get held for the one transaction. */
+    struct final *held;
+    if (!r->bulk && p->queues[QUEUE_STATE].n > 0 &&
+        p->queues[QUEUE_OUTPUTS].n < OUTPUTS_DEFERRED_MAX && (held = malloc(sizeof(*held)))) {
+        *held = *f;
+        *f = (struct final){};
+        p->cur = NULL;
+        r->refetch = false;
+        poller_enqueue(p, r, FETCH_OUTPUTS, false);
+        r->held = held;
+    }
 }
 
 static int keep_pair(struct json_object **arr, int64_t id, struct json_object *o)

@@ -22,9 +22,20 @@
 
 enum fetch_reason {
     FETCH_NONE,
-    FETCH_FINAL, /* finished (or gone from the active list): archive it */
-    FETCH_PROBE, /* unknown or local: look at it */
+    FETCH_FINAL,   /* finished (or gone from the active list): archive it */
+    FETCH_PROBE,   /* unknown or local: look at it */
+    FETCH_OUTPUTS, /* finished, its runs/get held: its task runs' outputs are due */
 };
+
+enum {
+    QUEUE_STATE,   /* runs/get of finished, vanished, unknown runs */
+    QUEUE_OUTPUTS, /* outputs of finished runs whose state is known */
+    QUEUE_BULK,    /* the backfill's, both kinds */
+    _QUEUE_MAX,
+};
+/* Finished runs whose runs/get is held until their outputs' turn; beyond,
+ * outputs follow their runs/get at once. */
+#define OUTPUTS_DEFERRED_MAX 512
 
 enum step_kind {
     STEP_NONE,
@@ -43,6 +54,7 @@ enum sweep_phase {
 };
 
 struct waiter;
+struct final;
 
 /* A run the poller holds: tracked as active, queued for a fetch, or waited
  * on (or several of these). */
@@ -64,6 +76,7 @@ struct run {
     uint64_t not_before_usec;
     struct run *hnext;
     struct run *qprev, *qnext;
+    struct final *held; /* FETCH_OUTPUTS: its runs/get pages and task runs */
     struct waiter *waiters;
 };
 
@@ -107,8 +120,8 @@ struct poller {
     size_t n_buckets;
     size_t n_runs;
     unsigned n_active;
-    struct fetch_queue queues[2]; /* [0] urgent, [1] the backfill's */
-    struct run *cur;              /* being fetched */
+    struct fetch_queue queues[_QUEUE_MAX];
+    struct run *cur; /* being fetched */
     struct final fin;
 
     /* Sweeps. */
@@ -129,6 +142,8 @@ struct poller {
     unsigned backfill_job;
     char *backfill_token;
     int64_t backfill_from_ms;
+    uint64_t backfill_backoff_usec;
+    uint64_t backfill_not_before_usec;
 
     /* Waits. */
     unsigned n_waiters;
@@ -172,6 +187,7 @@ void poller_fetch_answer(struct poller *p, enum step_kind kind, const struct ups
  * a backoff when failed). */
 void poller_fetch_retry(struct poller *p, bool failed);
 void poller_fetch_abort(struct poller *p);
+struct final *poller_final_free(struct final *f);
 
 /* poller-wait.c */
 /* r is terminal (text: its runs/get), or gone (text NULL): answer its

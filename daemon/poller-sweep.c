@@ -313,13 +313,20 @@ void poller_backfill_answer(struct poller *p, const struct upstream_response *u)
         return;
     int r = list_answer(u, &page, &runs, &token);
     if (r < 0) {
-        if (poller_failed(u))
-            return; /* the same page again, after the backoff of the pacing */
+        if (poller_failed(u)) {
+            /* The same page again, after a while. */
+            p->backfill_backoff_usec =
+                p->backfill_backoff_usec ? MIN(p->backfill_backoff_usec * 2, SWEEP_BACKOFF_MAX_USEC)
+                                         : p->s.interval_min_usec;
+            p->backfill_not_before_usec = poller_now_usec() + p->backfill_backoff_usec;
+            return;
+        }
         log_warning("Poller: the backfill stops: runs/list answered %d", u->status);
         p->backfill_running = false;
         return;
     }
     p->stats.backfill_pages++;
+    p->backfill_backoff_usec = 0;
     bool batch = store_begin(p->store) >= 0;
     finished_page(p, runs, true);
     if (batch && (r = store_commit(p->store)) < 0)
@@ -339,7 +346,7 @@ void poller_backfill_answer(struct poller *p, const struct upstream_response *u)
     if (r < 0)
         log_warning_errno(r, "Failed to note the backfill as done, ignoring: %m");
     log_info("Poller: backfill listed %" PRIu64 " runs in %" PRIu64 " pages; %u left to archive",
-             p->stats.backfill_runs, p->stats.backfill_pages, p->queues[1].n);
+             p->stats.backfill_runs, p->stats.backfill_pages, p->queues[QUEUE_BULK].n);
     p->status_sent_usec = 0;
     poller_notify_status(p);
 }

@@ -129,11 +129,20 @@ struct run *poller_find_or_add(struct poller *p, int64_t run_id)
     return r;
 }
 
+/* Which queue a run waits in: what is still to learn of a run (its state)
+ * before the outputs of finished ones, both before the backfill's. */
+static struct fetch_queue *queue_of(struct poller *p, const struct run *r)
+{
+    return &p->queues[r->bulk                     ? QUEUE_BULK
+                      : r->fetch == FETCH_OUTPUTS ? QUEUE_OUTPUTS
+                                                  : QUEUE_STATE];
+}
+
 void poller_dequeue(struct poller *p, struct run *r)
 {
     if (r->fetch == FETCH_NONE)
         return;
-    struct fetch_queue *q = &p->queues[r->bulk ? 1 : 0];
+    struct fetch_queue *q = queue_of(p, r);
     if (r->qprev)
         r->qprev->qnext = r->qnext;
     else
@@ -145,6 +154,10 @@ void poller_dequeue(struct poller *p, struct run *r)
     r->qprev = r->qnext = NULL;
     q->n--;
     r->fetch = FETCH_NONE;
+    if (r->held) {
+        poller_final_free(r->held);
+        r->held = NULL;
+    }
 }
 
 /* Frees r when nothing holds it any more: not tracked, not queued, not
@@ -162,11 +175,17 @@ void poller_release(struct poller *p, struct run *r)
     free(r);
 }
 
-/* Queues r for a runs/get: urgent ones (sweeps, local) before the
- * backfill's bulk. A run queued already keeps its place (and becomes
- * urgent if asked so). */
+/* Queues r for a fetch. A run queued already keeps its place (and moves
+ * out of the backfill's queue when asked for urgently); one whose outputs
+ * are due stays so. */
 void poller_enqueue(struct poller *p, struct run *r, enum fetch_reason why, bool bulk)
 {
+    if (p->cur == r) {
+        r->refetch = true;
+        return;
+    }
+    if (r->fetch == FETCH_OUTPUTS)
+        return;
     if (r->fetch != FETCH_NONE) {
         if (why == FETCH_FINAL)
             r->fetch = FETCH_FINAL;
@@ -176,13 +195,9 @@ void poller_enqueue(struct poller *p, struct run *r, enum fetch_reason why, bool
         poller_dequeue(p, r);
         why = keep;
     }
-    if (p->cur == r) {
-        r->refetch = true;
-        return;
-    }
-    struct fetch_queue *q = &p->queues[bulk ? 1 : 0];
     r->bulk = bulk;
     r->fetch = why;
+    struct fetch_queue *q = queue_of(p, r);
     r->qnext = NULL;
     r->qprev = q->tail;
     if (q->tail)
@@ -306,7 +321,7 @@ static void on_done(const struct upstream_response *u, void *userdata)
  * when none, the earliest time one will be ready. */
 static struct run *ready_run(struct poller *p, uint64_t now, uint64_t *ret_next)
 {
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < _QUEUE_MAX; i++) {
         unsigned looked = 0;
         for (struct run *r = p->queues[i].head; r && looked < 256; r = r->qnext, looked++) {
             if (r->not_before_usec <= now)
@@ -327,7 +342,8 @@ static int on_kick(sd_event_source *s, void *userdata)
         poller_sweep_begin(p);
     struct run *ready = p->cur ? NULL : ready_run(p, now, &next);
     bool sweeping = p->sweep_phase == SWEEP_ACTIVE || p->sweep_phase == SWEEP_COMPLETED;
-    bool backfill = p->backfill_running && p->queues[1].n < BULK_QUEUE_HIGH;
+    bool backfill = p->backfill_running && p->queues[QUEUE_BULK].n < BULK_QUEUE_HIGH &&
+                    now >= p->backfill_not_before_usec;
     if (!p->cur && !ready && !sweeping && !backfill) {
         next = MIN(next, p->next_sweep_usec);
         if (next != UINT64_MAX)
@@ -423,6 +439,7 @@ struct poller *poller_free(struct poller *p)
     for (size_t i = 0; i < p->n_buckets; i++)
         for (struct run *r = p->buckets[i], *next; r; r = next) {
             next = r->hnext;
+            poller_final_free(r->held);
             free(r);
         }
     free(p->buckets);
@@ -796,7 +813,8 @@ void poller_get_stats(const struct poller *p, struct poller_stats *ret)
 {
     *ret = p->stats;
     ret->tracked = p->n_active;
-    ret->fetching = p->queues[0].n + p->queues[1].n + (p->cur ? 1 : 0);
+    ret->fetching = p->queues[QUEUE_STATE].n + p->queues[QUEUE_OUTPUTS].n +
+                    p->queues[QUEUE_BULK].n + (p->cur ? 1 : 0);
     ret->waiters = p->n_waiters;
     ret->watermark_ms = p->watermark_ms;
     ret->backfill_running = p->backfill_running;
@@ -819,7 +837,7 @@ void poller_status_text(const struct poller *p, char *buf, size_t n)
 {
     if (p->backfill_running)
         snprintf(buf, n, "backfill %u%% (%" PRIu64 " runs listed, %u to archive)",
-                 backfill_percent(p), p->stats.backfill_runs, p->queues[1].n);
+                 backfill_percent(p), p->stats.backfill_runs, p->queues[QUEUE_BULK].n);
     else
         snprintf(buf, n, "tracking %u active run%s", p->n_active, p->n_active == 1 ? "" : "s");
 }

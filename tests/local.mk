@@ -95,6 +95,10 @@ noinst_PROGRAMS += tests/bench/pollers
 tests_bench_pollers_SOURCES = tests/bench/pollers.c
 tests_bench_pollers_LDADD = $(PROTO_LIBS)
 EXTRA_DIST += tests/bench/pollers.sh
+noinst_PROGRAMS += tests/bench/waiters
+tests_bench_waiters_SOURCES = tests/bench/waiters.c
+tests_bench_waiters_LDADD = $(PROTO_LIBS)
+EXTRA_DIST += tests/bench/poller.sh
 
 check_PROGRAMS += tests/integration/test-poller
 tests_integration_test_poller_SOURCES = tests/integration/test-poller.c

@@ -35,7 +35,8 @@ bench_fakews() {
 }
 
 # bench_jobsd [--set k=v ...]: jobsd against fakews on loopback TCP with an
-# unbinding rate limit; sets jd, jport, ltoken.
+# unbinding rate limit and no poller (unless the arguments turn it on);
+# sets jd, jport, ltoken.
 bench_jobsd() {
     : >"$tmp/jobsd.conf"
     chmod 600 "$tmp/jobsd.conf"
@@ -44,7 +45,7 @@ bench_jobsd() {
         --socket "$tmp/jobsd.sock" --tcp 127.0.0.1:0 --set server.socket_group= \
         --set "daemon.state_dir=$tmp" --set "daemon.runtime_dir=$tmp" \
         --set upstream.rate=100000 --set upstream.burst=100000 --set upstream.max_in_flight=64 \
-        --set upstream.queue_max=10000 "$@" 2>"$tmp/jd.err") ||
+        --set upstream.queue_max=10000 --set poller.enabled=no "$@" 2>"$tmp/jd.err") ||
         { echo "$name: jobsd did not start" >&2; cat "$tmp/jd.err" >&2; exit 1; }
     jport=$(curl -s --unix-socket "$tmp/jobsd.sock" http://x/jobsd/v1/status |
         sed -n 's/.*"tcp_port":\([0-9]*\).*/\1/p')
