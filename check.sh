@@ -24,7 +24,7 @@ esac
 # Build and test dependencies, by Debian package name.
 packages="autoconf automake make pkg-config gcc clang clang-format perl curl man-db \
 libmicrohttpd-dev libcurl4-openssl-dev libjson-c-dev libsqlite3-dev \
-libsystemd-dev libzstd-dev libinih-dev sqlite3"
+libsystemd-dev libzstd-dev libinih-dev sqlite3 systemd"
 
 missing=""
 for p in $packages; do
