@@ -95,3 +95,12 @@ noinst_PROGRAMS += tests/bench/pollers
 tests_bench_pollers_SOURCES = tests/bench/pollers.c
 tests_bench_pollers_LDADD = $(PROTO_LIBS)
 EXTRA_DIST += tests/bench/pollers.sh
+
+# systemd integration: the units (systemd-analyze verify and security), and
+# jobsd under systemd-socket-activate with a NOTIFY_SOCKET of the test's own
+# (tests/harness/notify-recv) and credentials in $CREDENTIALS_DIRECTORY.
+check_PROGRAMS += tests/harness/notify-recv
+tests_harness_notify_recv_SOURCES = tests/harness/notify-recv.c
+tests_harness_notify_recv_LDADD = $(PROTO_LIBS)
+TESTS += tests/integration/systemd-units.sh tests/integration/systemd-activate.sh
+EXTRA_DIST += tests/integration/systemd-units.sh tests/integration/systemd-activate.sh
