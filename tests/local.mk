@@ -104,3 +104,7 @@ tests_harness_notify_recv_SOURCES = tests/harness/notify-recv.c
 tests_harness_notify_recv_LDADD = $(PROTO_LIBS)
 TESTS += tests/integration/systemd-units.sh tests/integration/systemd-activate.sh
 EXTRA_DIST += tests/integration/systemd-units.sh tests/integration/systemd-activate.sh
+check_PROGRAMS += tests/harness/sandbox
+tests_harness_sandbox_SOURCES = tests/harness/sandbox.c
+TESTS += tests/integration/systemd-sandbox.sh
+EXTRA_DIST += tests/integration/systemd-sandbox.sh
