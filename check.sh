@@ -21,10 +21,13 @@ plain | sanitizers | "plain sanitizers") ;;
     ;;
 esac
 
-# Build and test dependencies, by Debian package name.
+# Build and test dependencies, by Debian package name. The systemd tests
+# use systemd (systemd-analyze, systemd-socket-activate, systemd-sysusers,
+# systemd-tmpfiles), procps (/bin/kill, which the unit's ExecReload= names)
+# and openssl (a TLS workspace).
 packages="autoconf automake make pkg-config gcc clang clang-format perl curl man-db \
 libmicrohttpd-dev libcurl4-openssl-dev libjson-c-dev libsqlite3-dev \
-libsystemd-dev libzstd-dev libinih-dev sqlite3"
+libsystemd-dev libzstd-dev libinih-dev sqlite3 systemd procps openssl"
 
 missing=""
 for p in $packages; do

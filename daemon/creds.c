@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "daemon/conffile.h"
@@ -93,6 +94,35 @@ static char *strip(char *s)
     return s;
 }
 
+static unsigned le16_at(const unsigned char *p)
+{
+    return (unsigned)p[0] | (unsigned)p[1] << 8;
+}
+
+/* Where the file system has ACLs, systemd lets the service's user read a
+ * credential through an ACL entry (user:<uid>:r) on a 0400 file that root
+ * owns, so stat() shows the ACL's mask in the group bits (0440) although no
+ * group may read it. True if that is all the group bits of path say: its
+ * access ACL gives nothing to a group, to others or to another user. */
+static bool group_bits_are_acl_mask(const char *path)
+{
+    /* linux/posix_acl_xattr.h: a version (2), then 8-byte entries of tag,
+     * permissions and id, little-endian. */
+    enum { TAG_USER = 0x02, TAG_GROUP_OBJ = 0x04, TAG_GROUP = 0x08, TAG_OTHER = 0x20 };
+    unsigned char buf[4 + 8 * 32];
+    ssize_t n = lgetxattr(path, "system.posix_acl_access", buf, sizeof(buf));
+    if (n < 4 || (n - 4) % 8 != 0 || le16_at(buf) != 2 || le16_at(buf + 2) != 0)
+        return false;
+    for (ssize_t i = 4; i < n; i += 8) {
+        unsigned tag = le16_at(buf + i), perm = le16_at(buf + i + 2);
+        uint32_t id = (uint32_t)le16_at(buf + i + 4) | (uint32_t)le16_at(buf + i + 6) << 16;
+        if (perm != 0 && (tag == TAG_GROUP_OBJ || tag == TAG_GROUP || tag == TAG_OTHER ||
+                          (tag == TAG_USER && id != (uint32_t)geteuid())))
+            return false;
+    }
+    return true;
+}
+
 static int from_credentials(struct resolved *r, char *const *envp, unsigned *errors)
 {
     const char *dir = config_env_get(envp, "CREDENTIALS_DIRECTORY");
@@ -119,7 +149,11 @@ static int from_credentials(struct resolved *r, char *const *envp, unsigned *err
         char *v = strip(data);
         if (attrs[i].secret)
             config_add_secret(v);
-        if (conffile_check_access(path, &st, attrs[i].secret ? attrs[i].credential : NULL) < 0) {
+        struct stat checked = st;
+        if ((st.st_mode & 0070) == 0040 && group_bits_are_acl_mask(path))
+            checked.st_mode &= ~(mode_t)0070;
+        if (conffile_check_access(path, &checked, attrs[i].secret ? attrs[i].credential : NULL) <
+            0) {
             (*errors)++;
             continue;
         }

@@ -105,3 +105,16 @@ tests_integration_test_poller_SOURCES = tests/integration/test-poller.c
 tests_integration_test_poller_CFLAGS = $(JD_TEST_CFLAGS)
 tests_integration_test_poller_LDADD = $(JD_TEST_LDADD)
 TESTS += tests/integration/test-poller
+
+# systemd integration: the units (systemd-analyze verify and security), and
+# jobsd under systemd-socket-activate with a NOTIFY_SOCKET of the test's own
+# (tests/harness/notify-recv) and credentials in $CREDENTIALS_DIRECTORY.
+check_PROGRAMS += tests/harness/notify-recv
+tests_harness_notify_recv_SOURCES = tests/harness/notify-recv.c
+tests_harness_notify_recv_LDADD = $(PROTO_LIBS)
+TESTS += tests/integration/systemd-units.sh tests/integration/systemd-activate.sh
+EXTRA_DIST += tests/integration/systemd-units.sh tests/integration/systemd-activate.sh
+check_PROGRAMS += tests/harness/sandbox
+tests_harness_sandbox_SOURCES = tests/harness/sandbox.c
+TESTS += tests/integration/systemd-sandbox.sh
+EXTRA_DIST += tests/integration/systemd-sandbox.sh

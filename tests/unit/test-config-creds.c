@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
 
 #include "daemon/config-private.h"
 #include "daemon/config.h"
@@ -291,6 +293,60 @@ static void test_credential_files(void)
     ok_log(tu_log_has("more than one line"), "said so");
 }
 
+/* Sets path's access ACL: owner r, user uid r, owning group group_perm,
+ * mask r, others nothing (the xattr format of linux/posix_acl_xattr.h). */
+static int set_acl(const char *path, uint32_t uid, unsigned group_perm)
+{
+    const uint32_t none = UINT32_MAX;
+    const struct {
+        uint16_t tag, perm;
+        uint32_t id;
+    } e[] = { { 0x01, 4, none },
+              { 0x02, 4, uid },
+              { 0x04, (uint16_t)group_perm, none },
+              { 0x10, 4, none },
+              { 0x20, 0, none } };
+    unsigned char buf[4 + sizeof(e)];
+    uint32_t version = 2;
+    memcpy(buf, &version, 4); /* little-endian, as x86 and arm64 are */
+    memcpy(buf + 4, e, sizeof(e));
+    return lsetxattr(path, "system.posix_acl_access", buf, sizeof(buf), 0) < 0 ? -errno : 0;
+}
+
+/* systemd (with ACLs on its credentials file system) makes a credential
+ * 0400 owned by root and lets the service's user read it through an ACL:
+ * stat() then says 0440. */
+static void test_credential_acl(void)
+{
+    const char *d = tu_tmpdir();
+    const char *creds = tu_path(d, "creds-acl");
+    struct config *c = NULL;
+    mkdir(creds, 0700);
+    _cleanup_free_ char *cred_env = strjoin("CREDENTIALS_DIRECTORY=", creds);
+    const char *env[] = { cred_env, NULL };
+    tu_write(creds, "databricks-host", "h.com\n", 0400);
+    const char *token = tu_write(creds, "databricks-token", "dapi-acl-token-0001\n", 0400);
+
+    int r = set_acl(token, (uint32_t)geteuid(), 0);
+    if (r == -EOPNOTSUPP || r == -EPERM) {
+        tap_skip("no ACLs where the tests write (%s)", strerror(-r));
+        tap_skip("no ACLs");
+        tap_skip("no ACLs");
+        return;
+    }
+    struct stat st;
+    is_int(r == 0 && stat(token, &st) == 0 ? (int)(st.st_mode & 0777) : -1, 0440,
+           "an ACL for our user shows as 0440");
+    is_int(tu_load(d, NULL, env, NULL, &c), 0, "and the credential is accepted");
+    c = config_free(c);
+    set_acl(token, (uint32_t)geteuid(), 4);
+    is_int(tu_load(d, NULL, env, NULL, &c), -EINVAL, "but not when its group may read it");
+    c = config_free(c);
+    set_acl(token, (uint32_t)geteuid() + 1, 0);
+    is_int(tu_load(d, NULL, env, NULL, &c), -EINVAL, "nor when another user may");
+    c = config_free(c);
+}
+
 int main(void)
 {
     tu_capture();
@@ -300,5 +356,6 @@ int main(void)
     test_methods();
     test_hosts();
     test_credential_files();
+    test_credential_acl();
     return tap_done();
 }
