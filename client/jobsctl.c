@@ -948,6 +948,59 @@ enum {
     OPT_COMMANDS,
 };
 
+/* Options that only set a string or a flag. */
+static const struct {
+    int opt;
+    const char **value;
+} string_options[] = {
+    { 's', &arg.socket },
+    { OPT_URL, &arg.url },
+    { OPT_TOKEN_FILE, &arg.token_file },
+    { 'f', &arg.file },
+    { OPT_IDEMPOTENCY, &arg.idempotency_token },
+    { OPT_RUN_NAME, &arg.run_name },
+    { OPT_STATE, &arg.state },
+    { OPT_RESULT, &arg.result },
+    { OPT_SINCE, &arg.since },
+    { OPT_UNTIL, &arg.until },
+    { OPT_NAME, &arg.name },
+    { OPT_TRIGGER, &arg.trigger },
+    { OPT_RUN_TYPE, &arg.run_type },
+    { OPT_PAGE_TOKEN, &arg.page_token },
+    { OPT_VIEWS, &arg.views },
+};
+
+static const struct {
+    int opt;
+    bool *flag;
+} flag_options[] = {
+    { 'w', &arg.wait },
+    { OPT_NO_PROGRESS, &arg.no_progress },
+    { OPT_ALL, &arg.all },
+    { OPT_ACTIVE_ONLY, &arg.active_only },
+    { OPT_COMPLETED_ONLY, &arg.completed_only },
+    { OPT_EXPAND_TASKS, &arg.expand_tasks },
+    { OPT_ALL_FAILED, &arg.all_failed },
+    { OPT_ALL_QUEUED, &arg.all_queued },
+    { OPT_RUNS_ONLY, &arg.runs_only },
+};
+
+/* Sets a string or flag option; false if c is another kind. */
+static bool set_simple(int c)
+{
+    for (size_t i = 0; i < ELEMENTSOF(string_options); i++)
+        if (string_options[i].opt == c) {
+            *string_options[i].value = optarg;
+            return true;
+        }
+    for (size_t i = 0; i < ELEMENTSOF(flag_options); i++)
+        if (flag_options[i].opt == c) {
+            *flag_options[i].flag = true;
+            return true;
+        }
+    return false;
+}
+
 static int parse_args(int argc, char **argv, bool permute)
 {
     static const struct option options[] = {
@@ -997,16 +1050,9 @@ static int parse_args(int argc, char **argv, bool permute)
     int64_t id;
     while ((c = getopt_long(argc, argv, permute ? "s:o:f:p:wt:h" : "+s:o:f:p:wt:h", options,
                             NULL)) >= 0) {
+        if (set_simple(c))
+            continue;
         switch (c) {
-        case 's':
-            arg.socket = optarg;
-            break;
-        case OPT_URL:
-            arg.url = optarg;
-            break;
-        case OPT_TOKEN_FILE:
-            arg.token_file = optarg;
-            break;
         case 'o':
             if (streq(optarg, "table"))
                 arg.output = OUT_TABLE;
@@ -1021,9 +1067,6 @@ static int parse_args(int argc, char **argv, bool permute)
             break;
         case OPT_JSON:
             arg.output = OUT_JSON;
-            break;
-        case 'f':
-            arg.file = optarg;
             break;
         case 'p':
         case OPT_QUERY:
@@ -1043,24 +1086,12 @@ static int parse_args(int argc, char **argv, bool permute)
             if (push(&arg.tasks, &arg.n_tasks, optarg) < 0)
                 return -ENOMEM;
             break;
-        case OPT_IDEMPOTENCY:
-            arg.idempotency_token = optarg;
-            break;
-        case OPT_RUN_NAME:
-            arg.run_name = optarg;
-            break;
-        case 'w':
-            arg.wait = true;
-            break;
         case 't':
             if (parse_duration_ms(optarg, &u) < 0 || u == 0 || u > INT64_MAX / 2) {
                 fail("--timeout: a duration like 30s, 20m or 2h, not %s", optarg);
                 return -EINVAL;
             }
             arg.timeout_ms = (int64_t)u;
-            break;
-        case OPT_NO_PROGRESS:
-            arg.no_progress = true;
             break;
         case OPT_JOB:
             if (parse_id_arg("--job", optarg, &arg.job_id) < 0)
@@ -1076,61 +1107,13 @@ static int parse_args(int argc, char **argv, bool permute)
             arg.n_run_ids++;
             break;
         }
-        case OPT_STATE:
-            arg.state = optarg;
-            break;
-        case OPT_RESULT:
-            arg.result = optarg;
-            break;
-        case OPT_SINCE:
-            arg.since = optarg;
-            break;
-        case OPT_UNTIL:
-            arg.until = optarg;
-            break;
-        case OPT_NAME:
-            arg.name = optarg;
-            break;
-        case OPT_TRIGGER:
-            arg.trigger = optarg;
-            break;
-        case OPT_RUN_TYPE:
-            arg.run_type = optarg;
-            break;
         case OPT_LIMIT:
             if (parse_id_arg("--limit", optarg, &arg.limit) < 0)
                 return -EINVAL;
             break;
-        case OPT_PAGE_TOKEN:
-            arg.page_token = optarg;
-            break;
-        case OPT_ALL:
-            arg.all = true;
-            break;
-        case OPT_ACTIVE_ONLY:
-            arg.active_only = true;
-            break;
-        case OPT_COMPLETED_ONLY:
-            arg.completed_only = true;
-            break;
-        case OPT_EXPAND_TASKS:
-            arg.expand_tasks = true;
-            break;
-        case OPT_ALL_FAILED:
-            arg.all_failed = true;
-            break;
         case OPT_LATEST_REPAIR:
             if (parse_id_arg("--latest-repair-id", optarg, &arg.latest_repair_id) < 0)
                 return -EINVAL;
-            break;
-        case OPT_ALL_QUEUED:
-            arg.all_queued = true;
-            break;
-        case OPT_VIEWS:
-            arg.views = optarg;
-            break;
-        case OPT_RUNS_ONLY:
-            arg.runs_only = true;
             break;
         case OPT_TAIL:
             if (parse_id_arg("--tail", optarg, &id) < 0)

@@ -20,6 +20,7 @@ struct table {
     size_t rows;
     size_t cap;    /* rows allocated */
     size_t filled; /* cells of the last row set so far */
+    int error;     /* the first failure of table_add_row() or table_cell() */
 };
 
 int table_new(const char *const *headers, struct table **ret)
@@ -64,11 +65,13 @@ int table_set_flexible(struct table *t, size_t column)
 
 int table_add_row(struct table *t)
 {
+    if (t->error)
+        return t->error;
     if (t->rows == t->cap) {
         size_t cap = t->cap ? t->cap * 2 : 16;
         struct cell *c = reallocarray(t->cells, cap * t->ncols, sizeof(*c));
         if (!c)
-            return -ENOMEM;
+            return t->error = -ENOMEM;
         memset(c + t->cap * t->ncols, 0, (cap - t->cap) * t->ncols * sizeof(*c));
         t->cells = c;
         t->cap = cap;
@@ -80,13 +83,20 @@ int table_add_row(struct table *t)
 
 int table_cell(struct table *t, const char *text, const char *csv)
 {
+    if (t->error)
+        return t->error;
     if (t->rows == 0 || t->filled == t->ncols)
-        return -EINVAL;
+        return t->error = -EINVAL;
     struct cell *c = &t->cells[(t->rows - 1) * t->ncols + t->filled];
     if (!(c->text = strdup(text ? text : "")) || (csv && !(c->csv = strdup(csv))))
-        return -ENOMEM;
+        return t->error = -ENOMEM;
     t->filled++;
     return 0;
+}
+
+int table_error(const struct table *t)
+{
+    return t->error;
 }
 
 size_t table_rows(const struct table *t)
@@ -149,6 +159,8 @@ static int put_line(const struct table *t, const size_t *w, struct buf *out, ssi
 int table_render(const struct table *t, size_t width, struct buf *out)
 {
     size_t w[TABLE_COLUMNS_MAX];
+    if (t->error)
+        return t->error;
     for (size_t c = 0; c < t->ncols; c++) {
         w[c] = display_width(t->headers[c]);
         for (size_t row = 0; row < t->rows; row++)
@@ -170,7 +182,7 @@ int table_render(const struct table *t, size_t width, struct buf *out)
 
 int table_render_csv(const struct table *t, struct buf *out)
 {
-    int r = 0;
+    int r = t->error;
     for (ssize_t row = -1; r >= 0 && row < (ssize_t)t->rows; row++)
         for (size_t c = 0; r >= 0 && c < t->ncols; c++) {
             const char *s = t->headers[c];

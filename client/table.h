@@ -26,9 +26,12 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(struct table *, table_free)
 int table_set_flexible(struct table *t, size_t column);
 
 /* Starts a row; then table_cell() once per column, in order. csv may be
- * NULL (the same as text). Missing cells print empty. */
+ * NULL (the same as text). Missing cells print empty. The first failure
+ * sticks: later calls return it and do nothing, and so do the renderers,
+ * so a view may check once at the end (table_error()). */
 int table_add_row(struct table *t);
 int table_cell(struct table *t, const char *text, const char *csv);
+int table_error(const struct table *t);
 size_t table_rows(const struct table *t);
 
 /* Aligned columns separated by two spaces, a header line first, no

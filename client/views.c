@@ -26,49 +26,54 @@ static int64_t num(struct json_object *o, const char *field)
 static struct json_object *array(struct json_object *o, const char *field)
 {
     struct json_object *a = NULL;
-    if (json_get_array(o, field, JSON_NULLABLE, &a, NULL) > 0)
+    if (o && json_get_array(o, field, JSON_NULLABLE, &a, NULL) > 0)
         return a;
     return NULL;
 }
 
-static int cell_int(struct table *t, int64_t v)
+static void cell_int(struct table *t, int64_t v)
 {
     char b[32];
-    if (v == 0)
-        return table_cell(t, "-", "");
     snprintf(b, sizeof(b), "%" PRId64, v);
-    return table_cell(t, b, NULL);
+    table_cell(t, v ? b : "-", v ? NULL : "");
 }
 
-static int cell_time(struct table *t, int64_t ms)
+static void cell_time(struct table *t, int64_t ms)
 {
     char a[FORMAT_MAX], b[FORMAT_MAX];
-    return table_cell(t, format_time_local(ms, a, sizeof(a)), format_time_iso(ms, b, sizeof(b)));
+    table_cell(t, format_time_local(ms, a, sizeof(a)), format_time_iso(ms, b, sizeof(b)));
 }
 
-static int cell_duration(struct table *t, int64_t ms, bool known)
+static void cell_str(struct table *t, const char *s)
 {
-    char a[FORMAT_MAX], b[FORMAT_MAX];
-    if (!known)
-        return table_cell(t, "-", "");
-    return table_cell(t, format_duration(ms, a, sizeof(a)), format_seconds(ms, b, sizeof(b)));
+    table_cell(t, *s ? s : "-", s);
 }
 
-static int cell_str(struct table *t, const char *s)
-{
-    return table_cell(t, *s ? s : "-", s);
-}
-
-/* Duration of a run or task run: run_duration when given, else end-start,
- * else (still running) unknown. */
-static int cell_run_duration(struct table *t, struct json_object *run, const struct run_view *v)
+/* Duration of a run or task run: run_duration when given, else end-start;
+ * 0 while it is still going. */
+static int64_t run_duration(struct json_object *run, const struct run_view *v)
 {
     int64_t d = num(run, "run_duration");
     if (d <= 0 && v->end_ms > 0 && v->start_ms > 0)
         d = v->end_ms - v->start_ms;
-    return cell_duration(t, d, d > 0 || v->terminal);
+    return MAX(d, 0);
 }
 
+/* STATE, RESULT, STARTED, DURATION: the cells every run row ends with. */
+static void cells_run_state(struct table *t, struct json_object *run, const struct run_view *v)
+{
+    char a[FORMAT_MAX], b[FORMAT_MAX];
+    int64_t d = run_duration(run, v);
+    cell_str(t, v->life_cycle);
+    cell_str(t, v->result);
+    cell_time(t, v->start_ms);
+    if (d > 0 || v->terminal)
+        table_cell(t, format_duration(d, a, sizeof(a)), format_seconds(d, b, sizeof(b)));
+    else
+        table_cell(t, "-", "");
+}
+
+/* A new table; flexible is a column that may be cut, or SIZE_MAX. */
 static int make(const char *const *headers, size_t flexible, struct table **ret)
 {
     int r = table_new(headers, ret);
@@ -76,6 +81,26 @@ static int make(const char *const *headers, size_t flexible, struct table **ret)
         r = table_set_flexible(*ret, flexible);
     return r;
 }
+
+/* Hands a filled table over, or frees it on its first error. */
+static int done(struct table *t, struct table **ret)
+{
+    int r = table_error(t);
+    if (r < 0) {
+        table_free(t);
+        return r;
+    }
+    *ret = t;
+    return 0;
+}
+
+/* Each element of an array field of o. */
+#define FOREACH_ITEM(item, o, field)                                                               \
+    for (struct json_object *_a_##item = array(o, field), *item = NULL; _a_##item;                 \
+         _a_##item = NULL)                                                                         \
+        for (size_t _i_##item = 0; _i_##item < json_object_array_length(_a_##item) &&              \
+                                   (item = json_object_array_get_idx(_a_##item, _i_##item));       \
+             _i_##item++)
 
 int view_runs_table_new(struct table **ret)
 {
@@ -92,25 +117,13 @@ int view_runs_add(struct table *t, struct json_object *runs)
         struct run_view v;
         if (run_view_from_run(run, &v) < 0)
             continue;
-        int r = table_add_row(t);
-        if (r >= 0)
-            r = cell_int(t, v.run_id);
-        if (r >= 0)
-            r = cell_int(t, num(run, "job_id"));
-        if (r >= 0)
-            r = cell_str(t, v.name);
-        if (r >= 0)
-            r = cell_str(t, v.life_cycle);
-        if (r >= 0)
-            r = cell_str(t, v.result);
-        if (r >= 0)
-            r = cell_time(t, v.start_ms);
-        if (r >= 0)
-            r = cell_run_duration(t, run, &v);
-        if (r < 0)
-            return r;
+        table_add_row(t);
+        cell_int(t, v.run_id);
+        cell_int(t, num(run, "job_id"));
+        cell_str(t, v.name);
+        cells_run_state(t, run, &v);
     }
-    return 0;
+    return table_error(t);
 }
 
 static int jobs_table(struct json_object *o, struct table **ret)
@@ -118,29 +131,19 @@ static int jobs_table(struct json_object *o, struct table **ret)
     static const char *const h[] = { "JOB_ID", "NAME", "CREATOR", "CREATED", NULL };
     struct table *t = NULL;
     int r = make(h, 1, &t);
-    if (r >= 0)
-        r = table_set_flexible(t, 2);
-    struct json_object *jobs = array(o, "jobs");
-    size_t n = jobs ? json_object_array_length(jobs) : 0;
-    for (size_t i = 0; r >= 0 && i < n; i++) {
-        struct json_object *job = json_object_array_get_idx(jobs, i), *settings = NULL;
+    if (r < 0 || (r = table_set_flexible(t, 2)) < 0)
+        return table_free(t), r;
+    FOREACH_ITEM(job, o, "jobs")
+    {
+        struct json_object *settings = NULL;
         (void)json_get_object(job, "settings", JSON_NULLABLE, &settings, NULL);
-        r = table_add_row(t);
-        if (r >= 0)
-            r = cell_int(t, num(job, "job_id"));
-        if (r >= 0)
-            r = cell_str(t, settings ? str(settings, "name") : "");
-        if (r >= 0)
-            r = cell_str(t, str(job, "creator_user_name"));
-        if (r >= 0)
-            r = cell_time(t, num(job, "created_time"));
+        table_add_row(t);
+        cell_int(t, num(job, "job_id"));
+        cell_str(t, settings ? str(settings, "name") : "");
+        cell_str(t, str(job, "creator_user_name"));
+        cell_time(t, num(job, "created_time"));
     }
-    if (r < 0) {
-        table_free(t);
-        return r;
-    }
-    *ret = t;
-    return 0;
+    return done(t, ret);
 }
 
 /* The task type: the one "*_task" object a task holds. */
@@ -158,300 +161,230 @@ static int job_tasks_table(struct json_object *o, struct table **ret)
 {
     static const char *const h[] = { "TASK", "TYPE", "DEPENDS_ON", NULL };
     struct json_object *settings = NULL;
-    (void)json_get_object(o, "settings", JSON_NULLABLE, &settings, NULL);
-    struct json_object *tasks = settings ? array(settings, "tasks") : NULL;
     struct table *t = NULL;
     int r = make(h, 2, &t);
-    size_t n = tasks ? json_object_array_length(tasks) : 0;
-    for (size_t i = 0; r >= 0 && i < n; i++) {
-        struct json_object *task = json_object_array_get_idx(tasks, i);
-        struct json_object *deps = array(task, "depends_on");
+    if (r < 0)
+        return r;
+    (void)json_get_object(o, "settings", JSON_NULLABLE, &settings, NULL);
+    FOREACH_ITEM(task, settings, "tasks")
+    {
         struct buf b = BUF_INIT(64 * KIB);
-        size_t nd = deps ? json_object_array_length(deps) : 0;
-        for (size_t j = 0; r >= 0 && j < nd; j++)
-            r = buf_appendf(&b, "%s%s", j ? "," : "",
-                            str(json_object_array_get_idx(deps, j), "task_key"));
-        if (r >= 0)
-            r = table_add_row(t);
-        if (r >= 0)
-            r = cell_str(t, str(task, "task_key"));
-        if (r >= 0)
-            r = cell_str(t, task_type(task));
-        if (r >= 0)
-            r = cell_str(t, b.data ? b.data : "");
+        FOREACH_ITEM(dep, task, "depends_on")
+        (void)buf_appendf(&b, "%s%s", b.len ? "," : "", str(dep, "task_key"));
+        table_add_row(t);
+        cell_str(t, str(task, "task_key"));
+        cell_str(t, task_type(task));
+        cell_str(t, b.data ? b.data : "");
         buf_done(&b);
     }
-    if (r < 0) {
-        table_free(t);
-        return r;
-    }
-    *ret = t;
-    return 0;
+    return done(t, ret);
 }
 
 static int run_tasks_table(struct json_object *run, struct table **ret)
 {
     static const char *const h[] = { "TASK",    "RUN_ID",   "STATE", "RESULT",
                                      "STARTED", "DURATION", NULL };
-    struct json_object *tasks = array(run, "tasks");
     struct table *t = NULL;
     int r = make(h, 0, &t);
-    size_t n = tasks ? json_object_array_length(tasks) : 0;
-    for (size_t i = 0; r >= 0 && i < n; i++) {
-        struct json_object *task = json_object_array_get_idx(tasks, i);
+    if (r < 0)
+        return r;
+    FOREACH_ITEM(task, run, "tasks")
+    {
         struct run_view v;
         if (run_view_from_run(task, &v) < 0)
             continue;
-        r = table_add_row(t);
-        if (r >= 0)
-            r = cell_str(t, str(task, "task_key"));
-        if (r >= 0)
-            r = cell_int(t, v.run_id);
-        if (r >= 0)
-            r = cell_str(t, v.life_cycle);
-        if (r >= 0)
-            r = cell_str(t, v.result);
-        if (r >= 0)
-            r = cell_time(t, v.start_ms);
-        if (r >= 0)
-            r = cell_run_duration(t, task, &v);
+        table_add_row(t);
+        cell_str(t, str(task, "task_key"));
+        cell_int(t, v.run_id);
+        cells_run_state(t, task, &v);
     }
-    if (r < 0) {
-        table_free(t);
-        return r;
-    }
-    *ret = t;
-    return 0;
+    return done(t, ret);
 }
 
 static int permissions_table(struct json_object *o, struct table **ret)
 {
     static const char *const h[] = { "PRINCIPAL", "TYPE", "LEVEL", "INHERITED", NULL };
-    static const char *const kinds[] = { "user_name", "group_name", "service_principal_name" };
-    struct json_object *acl = array(o, "access_control_list");
+    static const struct {
+        const char *field, *type;
+    } kinds[] = {
+        { "user_name", "user" },
+        { "group_name", "group" },
+        { "service_principal_name", "service_principal" },
+    };
     struct table *t = NULL;
     int r = make(h, 0, &t);
-    size_t n = acl ? json_object_array_length(acl) : 0;
-    for (size_t i = 0; r >= 0 && i < n; i++) {
-        struct json_object *e = json_object_array_get_idx(acl, i);
-        const char *who = "", *kind = "";
+    if (r < 0)
+        return r;
+    FOREACH_ITEM(e, o, "access_control_list")
+    {
+        const char *who = "", *type = "";
         for (size_t k = 0; k < ELEMENTSOF(kinds) && !*who; k++)
-            if (*(who = str(e, kinds[k])))
-                kind = kinds[k];
-        struct json_object *perms = array(e, "all_permissions");
-        size_t np = perms ? json_object_array_length(perms) : 0;
-        for (size_t j = 0; r >= 0 && j < np; j++) {
-            struct json_object *p = json_object_array_get_idx(perms, j), *from = NULL;
+            if (*(who = str(e, kinds[k].field)))
+                type = kinds[k].type;
+        FOREACH_ITEM(p, e, "all_permissions")
+        {
             bool inherited = false;
+            struct json_object *from = array(p, "inherited_from_object");
             (void)json_get_bool(p, "inherited", JSON_NULLABLE, &inherited, NULL);
-            from = array(p, "inherited_from_object");
             const char *src = from && json_object_array_length(from) > 0
                                   ? json_object_get_string(json_object_array_get_idx(from, 0))
                                   : "yes";
-            r = table_add_row(t);
-            if (r >= 0)
-                r = cell_str(t, who);
-            if (r >= 0)
-                r = table_cell(t,
-                               strncmp(kind, "service", 7) == 0 ? "service_principal"
-                               : *kind == 'g'                   ? "group"
-                                                                : "user",
-                               NULL);
-            if (r >= 0)
-                r = cell_str(t, str(p, "permission_level"));
-            if (r >= 0)
-                r = table_cell(t, inherited ? src : "-", inherited ? src : "");
+            table_add_row(t);
+            cell_str(t, who);
+            cell_str(t, type);
+            cell_str(t, str(p, "permission_level"));
+            cell_str(t, inherited ? src : "");
         }
     }
-    if (r < 0) {
-        table_free(t);
-        return r;
-    }
-    *ret = t;
-    return 0;
+    return done(t, ret);
 }
 
 static int levels_table(struct json_object *o, struct table **ret)
 {
     static const char *const h[] = { "LEVEL", "DESCRIPTION", NULL };
-    struct json_object *levels = array(o, "permission_levels");
     struct table *t = NULL;
     int r = make(h, 1, &t);
-    size_t n = levels ? json_object_array_length(levels) : 0;
-    for (size_t i = 0; r >= 0 && i < n; i++) {
-        struct json_object *l = json_object_array_get_idx(levels, i);
-        r = table_add_row(t);
-        if (r >= 0)
-            r = cell_str(t, str(l, "permission_level"));
-        if (r >= 0)
-            r = cell_str(t, str(l, "description"));
-    }
-    if (r < 0) {
-        table_free(t);
+    if (r < 0)
         return r;
+    FOREACH_ITEM(l, o, "permission_levels")
+    {
+        table_add_row(t);
+        cell_str(t, str(l, "permission_level"));
+        cell_str(t, str(l, "description"));
     }
-    *ret = t;
-    return 0;
+    return done(t, ret);
 }
 
 static int views_table(struct json_object *o, struct table **ret)
 {
     static const char *const h[] = { "NAME", "TYPE", "BYTES", NULL };
-    struct json_object *views = array(o, "views");
     struct table *t = NULL;
     int r = make(h, 0, &t);
-    size_t n = views ? json_object_array_length(views) : 0;
-    for (size_t i = 0; r >= 0 && i < n; i++) {
-        struct json_object *v = json_object_array_get_idx(views, i);
-        r = table_add_row(t);
-        if (r >= 0)
-            r = cell_str(t, str(v, "name"));
-        if (r >= 0)
-            r = cell_str(t, str(v, "type"));
-        if (r >= 0)
-            r = cell_int(t, (int64_t)strlen(str(v, "content")));
-    }
-    if (r < 0) {
-        table_free(t);
+    if (r < 0)
         return r;
+    FOREACH_ITEM(v, o, "views")
+    {
+        table_add_row(t);
+        cell_str(t, str(v, "name"));
+        cell_str(t, str(v, "type"));
+        cell_int(t, (int64_t)strlen(str(v, "content")));
     }
-    *ret = t;
-    return 0;
+    return done(t, ret);
 }
 
-/* FIELD VALUE rows. */
-struct kv {
-    struct table *t;
-    int r;
-};
-
-static void kv(struct kv *k, const char *field, const char *text, const char *csv)
+/* FIELD VALUE tables: a row per field that has a value. */
+static void kv(struct table *t, const char *field, const char *text, const char *csv)
 {
-    if (k->r < 0 || !text || !*text)
+    if (!text || !*text)
         return;
-    k->r = table_add_row(k->t);
-    if (k->r >= 0)
-        k->r = table_cell(k->t, field, NULL);
-    if (k->r >= 0)
-        k->r = table_cell(k->t, text, csv);
+    table_add_row(t);
+    table_cell(t, field, NULL);
+    table_cell(t, text, csv);
 }
 
-static void kv_int(struct kv *k, const char *field, int64_t v)
+static void kv_int(struct table *t, const char *field, int64_t v)
 {
     char b[32];
     snprintf(b, sizeof(b), "%" PRId64, v);
-    kv(k, field, b, NULL);
+    kv(t, field, v ? b : NULL, NULL);
 }
 
-static void kv_time(struct kv *k, const char *field, int64_t ms)
+static void kv_time(struct table *t, const char *field, int64_t ms)
 {
     char a[FORMAT_MAX], b[FORMAT_MAX];
     if (ms > 0)
-        kv(k, field, format_time_local(ms, a, sizeof(a)), format_time_iso(ms, b, sizeof(b)));
+        kv(t, field, format_time_local(ms, a, sizeof(a)), format_time_iso(ms, b, sizeof(b)));
 }
 
-static int kv_new(struct kv *k)
+static int kv_new(struct table **ret)
 {
     static const char *const h[] = { "FIELD", "VALUE", NULL };
-    *k = (struct kv){ 0 };
-    return k->r = make(h, 1, &k->t);
-}
-
-static int kv_end(struct kv *k, struct table **ret)
-{
-    if (k->r < 0) {
-        table_free(k->t);
-        return k->r;
-    }
-    *ret = k->t;
-    return 0;
+    return make(h, 1, ret);
 }
 
 static int run_kv(struct json_object *run, struct table **ret)
 {
     struct run_view v;
-    struct kv k;
+    struct table *t = NULL;
     char a[FORMAT_MAX], b[FORMAT_MAX];
     int r = run_view_from_run(run, &v);
-    if (r < 0 || kv_new(&k) < 0)
-        return r < 0 ? r : k.r;
-    kv_int(&k, "run_id", v.run_id);
-    if (num(run, "job_id"))
-        kv_int(&k, "job_id", num(run, "job_id"));
-    kv(&k, "run_name", v.name, NULL);
-    kv(&k, "state", v.life_cycle, NULL);
-    kv(&k, "result", v.result, NULL);
-    kv(&k, "message", v.message, NULL);
-    kv(&k, "trigger", str(run, "trigger"), NULL);
-    kv_time(&k, "started", v.start_ms);
-    kv_time(&k, "ended", v.end_ms);
-    int64_t d = num(run, "run_duration");
-    if (d <= 0 && v.end_ms > v.start_ms && v.start_ms > 0)
-        d = v.end_ms - v.start_ms;
+    if (r < 0 || (r = kv_new(&t)) < 0)
+        return r;
+    kv_int(t, "run_id", v.run_id);
+    kv_int(t, "job_id", num(run, "job_id"));
+    kv(t, "run_name", v.name, NULL);
+    kv(t, "state", v.life_cycle, NULL);
+    kv(t, "result", v.result, NULL);
+    kv(t, "message", v.message, NULL);
+    kv(t, "trigger", str(run, "trigger"), NULL);
+    kv_time(t, "started", v.start_ms);
+    kv_time(t, "ended", v.end_ms);
+    int64_t d = run_duration(run, &v);
     if (d > 0)
-        kv(&k, "duration", format_duration(d, a, sizeof(a)), format_seconds(d, b, sizeof(b)));
+        kv(t, "duration", format_duration(d, a, sizeof(a)), format_seconds(d, b, sizeof(b)));
     if (v.tasks_total) {
         snprintf(a, sizeof(a), "%d/%d done", v.tasks_done, v.tasks_total);
-        kv(&k, "tasks", a, NULL);
+        kv(t, "tasks", a, NULL);
     }
-    kv(&k, "url", str(run, "run_page_url"), NULL);
-    return kv_end(&k, ret);
+    kv(t, "url", str(run, "run_page_url"), NULL);
+    return done(t, ret);
 }
 
 static int job_kv(struct json_object *job, struct table **ret)
 {
     struct json_object *settings = NULL, *tasks;
-    struct kv k;
-    if (kv_new(&k) < 0)
-        return k.r;
+    struct table *t = NULL;
+    int r = kv_new(&t);
+    if (r < 0)
+        return r;
     (void)json_get_object(job, "settings", JSON_NULLABLE, &settings, NULL);
-    kv_int(&k, "job_id", num(job, "job_id"));
-    kv(&k, "name", settings ? str(settings, "name") : "", NULL);
-    kv(&k, "creator", str(job, "creator_user_name"), NULL);
-    kv(&k, "run_as", str(job, "run_as_user_name"), NULL);
-    kv_time(&k, "created", num(job, "created_time"));
+    kv_int(t, "job_id", num(job, "job_id"));
+    kv(t, "name", settings ? str(settings, "name") : "", NULL);
+    kv(t, "creator", str(job, "creator_user_name"), NULL);
+    kv(t, "run_as", str(job, "run_as_user_name"), NULL);
+    kv_time(t, "created", num(job, "created_time"));
     if (settings && (tasks = array(settings, "tasks")))
-        kv_int(&k, "tasks", (int64_t)json_object_array_length(tasks));
-    if (settings && num(settings, "max_concurrent_runs"))
-        kv_int(&k, "max_concurrent_runs", num(settings, "max_concurrent_runs"));
-    if (settings && num(settings, "timeout_seconds"))
-        kv_int(&k, "timeout_seconds", num(settings, "timeout_seconds"));
-    return kv_end(&k, ret);
+        kv_int(t, "tasks", (int64_t)json_object_array_length(tasks));
+    if (settings) {
+        kv_int(t, "max_concurrent_runs", num(settings, "max_concurrent_runs"));
+        kv_int(t, "timeout_seconds", num(settings, "timeout_seconds"));
+    }
+    return done(t, ret);
 }
 
 static int status_kv(struct json_object *o, struct table **ret)
 {
     struct json_object *listen = NULL, *up = NULL, *auth = NULL, *server = NULL;
-    struct kv k;
+    struct table *t = NULL;
     char a[FORMAT_MAX];
     bool reachable = false;
-    if (kv_new(&k) < 0)
-        return k.r;
+    int r = kv_new(&t);
+    if (r < 0)
+        return r;
     (void)json_get_object(o, "listen", JSON_NULLABLE, &listen, NULL);
     (void)json_get_object(o, "upstream", JSON_NULLABLE, &up, NULL);
     (void)json_get_object(o, "server", JSON_NULLABLE, &server, NULL);
-    kv(&k, "version", str(o, "version"), NULL);
-    kv_int(&k, "api_version", num(o, "api_version"));
-    kv_int(&k, "pid", num(o, "pid"));
-    kv(&k, "uptime", format_duration(num(o, "uptime_s") * 1000, a, sizeof(a)), NULL);
-    kv(&k, "workspace", str(o, "workspace_host"), NULL);
+    kv(t, "version", str(o, "version"), NULL);
+    kv_int(t, "api_version", num(o, "api_version"));
+    kv_int(t, "pid", num(o, "pid"));
+    kv(t, "uptime", format_duration(num(o, "uptime_s") * 1000, a, sizeof(a)), NULL);
+    kv(t, "workspace", str(o, "workspace_host"), NULL);
     if (listen) {
-        kv(&k, "socket", str(listen, "unix"), NULL);
-        if (num(listen, "tcp_port"))
-            kv_int(&k, "tcp_port", num(listen, "tcp_port"));
+        kv(t, "socket", str(listen, "unix"), NULL);
+        kv_int(t, "tcp_port", num(listen, "tcp_port"));
     }
     if (server)
-        kv_int(&k, "requests", num(server, "requests"));
+        kv_int(t, "requests", num(server, "requests"));
     if (up) {
         (void)json_get_bool(up, "reachable", JSON_NULLABLE, &reachable, NULL);
-        kv(&k, "upstream", reachable ? "reachable" : "unreachable", NULL);
-        kv(&k, "last_error", str(up, "last_error"), NULL);
-        kv_time(&k, "last_error_time", num(up, "last_error_time"));
-        kv_int(&k, "upstream_requests", num(up, "requests"));
+        kv(t, "upstream", reachable ? "reachable" : "unreachable", NULL);
+        kv(t, "last_error", str(up, "last_error"), NULL);
+        kv_time(t, "last_error_time", num(up, "last_error_time"));
+        kv_int(t, "upstream_requests", num(up, "requests"));
         if (json_get_object(up, "auth", JSON_NULLABLE, &auth, NULL) > 0)
-            kv(&k, "auth", str(auth, "type"), NULL);
+            kv(t, "auth", str(auth, "type"), NULL);
     }
-    return kv_end(&k, ret);
+    return done(t, ret);
 }
 
 int view_table(enum endpoint_id id, struct json_object *o, struct table **ret)

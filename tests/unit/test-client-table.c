@@ -66,11 +66,10 @@ static void test_cells(void)
     _cleanup_(table_freep) struct table *t = NULL;
     struct buf b = BUF_INIT(64 * KIB);
     is_int(table_new(h, &t), 0, "table_new");
-    is_int(table_cell(t, "x", NULL), -EINVAL, "a cell before any row is refused");
     table_add_row(t);
     table_cell(t, "2026-01-01 00:00:00", "2026-01-01T00:00:00Z");
     table_cell(t, "a \"quoted\", note", NULL);
-    is_int(table_cell(t, "extra", NULL), -EINVAL, "a cell past the last column is refused");
+    is_int(table_error(t), 0, "no error so far");
     table_add_row(t);
     table_cell(t, "-", "");
     is_int(table_render_csv(t, &b), 0, "CSV");
@@ -80,6 +79,20 @@ static void test_cells(void)
     is_int(table_render(t, 0, &b), 0, "table");
     is_str(b.data, "WHEN                 NOTE\n2026-01-01 00:00:00  a \"quoted\", note\n-\n",
            "the table takes the display text");
+    buf_done(&b);
+
+    _cleanup_(table_freep) struct table *e1 = NULL, *e2 = NULL;
+    table_new(h, &e1);
+    is_int(table_cell(e1, "x", NULL), -EINVAL, "a cell before any row is refused");
+    is_int(table_add_row(e1), -EINVAL, "and the error sticks");
+    is_int(table_render(e1, 0, &b), -EINVAL, "render returns it");
+    is_int(table_render_csv(e1, &b), -EINVAL, "so does CSV");
+    table_new(h, &e2);
+    table_add_row(e2);
+    table_cell(e2, "a", NULL);
+    table_cell(e2, "b", NULL);
+    is_int(table_cell(e2, "extra", NULL), -EINVAL, "a cell past the last column is refused");
+    is_int(table_error(e2), -EINVAL, "table_error says so");
     buf_done(&b);
 
     static const char *const none[] = { NULL };
