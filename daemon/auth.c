@@ -25,7 +25,6 @@
 #define MAX_TTL_S 86400
 #define FAILURES_BEFORE_ERROR 3
 #define TIMER_ACCURACY_USEC 1000
-#define USEC_PER_SEC UINT64_C(1000000)
 
 struct auth {
     sd_event *event;

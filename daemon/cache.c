@@ -451,6 +451,23 @@ static unsigned drop_class(struct cache *c, enum cache_class class)
     return n;
 }
 
+int cache_extend_run(struct cache *c, int64_t run_id, uint64_t until_usec)
+{
+    unsigned n = 0;
+    if (run_id == 0)
+        return 0;
+    for (struct hnode *h = c->by_run[id_bucket(c, run_id)]; h; h = h->next) {
+        struct entry *e = container_of(h, struct entry, by_run);
+        if (e->tags.run_id == run_id && e->tags.class == CACHE_RUN && !e->tags.terminal &&
+            e->expires_usec < until_usec) {
+            e->expires_usec = until_usec;
+            n++;
+        }
+    }
+    c->st.extensions += n;
+    return (int)MIN(n, (unsigned)INT32_MAX);
+}
+
 int cache_invalidate(struct cache *c, unsigned inv_flags, int64_t job_id, int64_t run_id)
 {
     unsigned n = 0;

@@ -169,6 +169,10 @@ enum cache_lookup_result cache_lookup(struct cache *c, const char *key, uint64_t
  *                    with job_id
  * Costs O(matches). Bumps cache_epoch(). Returns the number dropped. */
 int cache_invalidate(struct cache *c, unsigned inv_flags, int64_t job_id, int64_t run_id);
+/* The poller saw run_id unchanged: its runs/get entries (class CACHE_RUN,
+ * not terminal) stay fresh until until_usec (never shortened). Their Age
+ * keeps counting from when they were stored. Returns how many. */
+int cache_extend_run(struct cache *c, int64_t run_id, uint64_t until_usec);
 /* Drops one key: 1 if it was there, 0 if not. */
 int cache_invalidate_key(struct cache *c, const char *key);
 /* Counts invalidations; see cache_tags.epoch. Starts at 1. */
@@ -235,6 +239,7 @@ struct cache_stats {
     uint64_t evictions;     /* dropped for the bounds */
     uint64_t expirations;   /* dropped past their grace */
     uint64_t invalidations; /* entries dropped by cache_invalidate*() */
+    uint64_t extensions;    /* entries kept fresh by cache_extend_run() */
     uint64_t flights;       /* leaders */
     uint64_t flights_active;
     uint64_t coalesced;        /* waiters that joined a flight */

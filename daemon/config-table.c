@@ -18,6 +18,8 @@
 #include "proto/strutil.h"
 
 static const char *const auth_types[] = { "", "pat", "oauth-m2m", NULL };
+static const char *const track_modes[] = { "all", "jobs", "local", NULL };
+static const char *const export_views[] = { "", "CODE", "DASHBOARDS", "ALL", NULL };
 
 #define F(field) offsetof(struct config, field)
 #define SEC(x) ((int64_t)(x)*1000)
@@ -110,6 +112,31 @@ const struct option_def config_options[] = {
 
     { "archive", "path", OPT_PATH, F(archive.path), "%S/archive.db", 0, 0, NULL, false, 0,
       "SQLite archive of runs." },
+
+    { "poller", "enabled", OPT_BOOL, F(poller.enabled), "yes", 0, 0, NULL, false, 0,
+      "Track active runs in the background, wake local waiters and archive finished runs." },
+    { "poller", "track", OPT_CHOICE, F(poller.track), "all", 0, 0, track_modes, false, 0,
+      "Which runs: all of the workspace's, those of the jobs listed in jobs, or only local ones "
+      "(started or waited for through jobsd)." },
+    { "poller", "jobs", OPT_STRING, F(poller.jobs), "", 0, 0, NULL, false, 0,
+      "Job ids for track=jobs, separated by commas." },
+    { "poller", "interval_min", OPT_DURATION, F(poller.interval_min_ms), "2s", 100, SEC(3600), NULL,
+      true, 0,
+      "Shortest time between two sweeps: right after a start and near a run's expected end." },
+    { "poller", "interval_max", OPT_DURATION, F(poller.interval_max_ms), "60s", 100, SEC(3600),
+      NULL, true, 0, "Longest time between two sweeps while runs are active." },
+    { "poller", "idle_interval", OPT_DURATION, F(poller.idle_interval_ms), "30s", 100, SEC(86400),
+      NULL, true, 0, "Time between two sweeps while no run is active, to discover new ones." },
+    { "poller", "share", OPT_INT, F(poller.share), "75", 1, 100, NULL, true, 0,
+      "Percent of upstream.rate the poller may use; the rest stays for clients." },
+    { "poller", "backfill", OPT_BOOL, F(poller.backfill), "yes", 0, 0, NULL, false, 0,
+      "On first start, archive the runs the workspace still has (the last backfill_days)." },
+    { "poller", "backfill_days", OPT_INT, F(poller.backfill_days), "60", 1, 60, NULL, true, 0,
+      "How far back a backfill goes." },
+    { "poller", "outputs", OPT_BOOL, F(poller.outputs), "yes", 0, 0, NULL, true, 0,
+      "Archive the get-output of every task run of a finished run." },
+    { "poller", "export_views", OPT_CHOICE, F(poller.export_views), "", 0, 0, export_views, true,
+      OPT_F_EMPTY_OK, "Also archive runs/export of each task run with these views (empty: none)." },
 
     { "daemon", "state_dir", OPT_PATH, F(daemon.state_dir), "/var/lib/jobsd", 0, 0, NULL, false, 0,
       "State directory; $STATE_DIRECTORY wins over the file." },

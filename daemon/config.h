@@ -89,6 +89,19 @@ struct config {
         char *path;
     } archive;
     struct {
+        bool enabled;
+        char *track; /* "all", "jobs" (those of jobs) or "local" (started through jobsd) */
+        char *jobs;  /* job ids, comma-separated, for track=jobs */
+        uint64_t interval_min_ms;
+        uint64_t interval_max_ms;
+        uint64_t idle_interval_ms;
+        int64_t share; /* percent of upstream.rate the poller may use */
+        bool backfill;
+        int64_t backfill_days;
+        bool outputs;
+        char *export_views; /* "" (none), CODE, DASHBOARDS or ALL */
+    } poller;
+    struct {
         char *state_dir;
         char *runtime_dir;
         int log_level; /* a syslog priority, LOG_EMERG .. LOG_DEBUG */

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "daemon/events.h"
 #include "daemon/local.h"
+#include "daemon/poller.h"
 #include "daemon/proxy.h"
 #include "daemon/server.h"
 #include "daemon/upstream.h"
@@ -80,6 +82,54 @@ static int add_upstream(struct json_object *o, struct manager *m)
     return r < 0 ? -ENOMEM : 0;
 }
 
+static int add_poller(struct json_object *o, struct manager *m)
+{
+    struct poller *p = manager_poller(m);
+    struct poller_stats st;
+    struct events_stats es;
+    char text[128];
+    if (!p)
+        return json_add_bool(o, "poller", false) < 0 ? -ENOMEM : 0;
+    poller_get_stats(p, &st);
+    events_get_stats(manager_events(m), &es);
+    poller_status_text(p, text, sizeof(text));
+    _cleanup_json_ struct json_object *po = json_object_new_object();
+    _cleanup_json_ struct json_object *bf = json_object_new_object();
+    if (!po || !bf)
+        return -ENOMEM;
+    int r = 0;
+    r |= json_add_string(po, "status", text);
+    r |= json_add_int64(po, "tracked_runs", st.tracked);
+    r |= json_add_int64(po, "fetch_queue", st.fetching);
+    r |= json_add_int64(po, "waiters", st.waiters);
+    r |= json_add_int64(po, "watchers", es.watchers);
+    r |= json_add_int64(po, "sweeps", (int64_t)st.sweeps);
+    if (st.last_sweep_usec) {
+        r |= json_add_int64(po, "last_sweep_time", (int64_t)(st.last_sweep_usec / 1000));
+        r |= json_add_int64(po, "last_sweep_ms", (int64_t)(st.last_sweep_duration_usec / 1000));
+    }
+    r |= json_add_int64(po, "next_sweep_ms", (int64_t)(st.next_sweep_in_usec / 1000));
+    r |= json_add_int64(po, "watermark", st.watermark_ms);
+    r |= json_add_int64(po, "requests", (int64_t)st.requests);
+    r |= json_add_int64(po, "failures", (int64_t)st.failures);
+    r |= json_add_int64(po, "changes", (int64_t)st.changes);
+    r |= json_add_int64(po, "archived_runs", (int64_t)st.archived);
+    r |= json_add_int64(po, "archived_outputs", (int64_t)st.outputs);
+    r |= json_add_string(bf, "state",
+                         st.backfill_running ? "running"
+                         : st.backfill_done  ? "done"
+                                             : "idle");
+    r |= json_add_int64(bf, "pages", (int64_t)st.backfill_pages);
+    r |= json_add_int64(bf, "runs", (int64_t)st.backfill_runs);
+    if (st.backfill_from_ms)
+        r |= json_add_int64(bf, "start_time_from", st.backfill_from_ms);
+    if (st.backfill_oldest_ms)
+        r |= json_add_int64(bf, "oldest_start_time", st.backfill_oldest_ms);
+    r |= json_add(po, "backfill", TAKE_PTR(bf));
+    r |= json_add(o, "poller", TAKE_PTR(po));
+    return r < 0 ? -ENOMEM : 0;
+}
+
 static int on_status(struct request *req, void *userdata)
 {
     struct manager *m = userdata;
@@ -109,6 +159,7 @@ static int on_status(struct request *req, void *userdata)
     r |= json_add(o, "listen", TAKE_PTR(listen));
     r |= json_add(o, "server", TAKE_PTR(server));
     r |= add_upstream(o, m);
+    r |= add_poller(o, m);
     if (r < 0)
         return answer(req, NULL);
     return answer(req, TAKE_PTR(o));

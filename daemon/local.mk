@@ -13,6 +13,9 @@ daemon_libjobsd_a_SOURCES = \
 	daemon/archiver.c daemon/archiver.h \
 	daemon/history.c daemon/history.h \
 	daemon/metrics.c daemon/metrics.h \
+	daemon/events.c daemon/events.h \
+	daemon/poller.c daemon/poller.h daemon/poller-private.h \
+	daemon/poller-sweep.c daemon/poller-fetch.c daemon/poller-wait.c \
 	daemon/manager.c daemon/manager.h
 
 JOBSD_LIBS = daemon/libjobsd.a $(CONFIG_LIBS) $(UPSTREAM_LIBS) $(CACHE_LIBS) $(DB_LIBS) $(MHD_LIBS)

@@ -10,11 +10,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "daemon/events.h"
 #include "daemon/history.h"
 #include "daemon/listen.h"
 #include "daemon/local.h"
 #include "daemon/manager.h"
 #include "daemon/metrics.h"
+#include "daemon/poller.h"
 #include "daemon/proxy.h"
 #include "daemon/router.h"
 #include "daemon/server.h"
@@ -42,6 +44,8 @@ struct manager {
     struct store *store;
     struct archiver *archiver;
     struct cache *cache;
+    struct events *events;
+    struct poller *poller;
     uint64_t start_usec;
     uint64_t drain_deadline;
     unsigned tcp_port;
@@ -75,6 +79,8 @@ struct manager *manager_free(struct manager *m)
     /* The server first: it answers held requests, whose cancel hooks reach
      * into the proxy and upstream. */
     m->server = server_free(m->server);
+    m->poller = poller_free(m->poller);
+    m->events = events_free(m->events);
     m->proxy = proxy_free(m->proxy);
     m->archiver = archiver_free(m->archiver);
     m->upstream = upstream_free(m->upstream);
@@ -148,6 +154,48 @@ struct cache *manager_cache(struct manager *m)
 struct archiver *manager_archiver(struct manager *m)
 {
     return m->archiver;
+}
+
+struct poller *manager_poller(struct manager *m)
+{
+    return m->poller;
+}
+
+struct events *manager_events(struct manager *m)
+{
+    return m->events;
+}
+
+/* The poller's settings from c (its rate: a share of the upstream's). */
+static int poller_settings(const struct config *c, struct poller_settings *ret)
+{
+    *ret = (struct poller_settings){
+        .track = streq(c->poller.track, "jobs")    ? POLLER_TRACK_JOBS
+                 : streq(c->poller.track, "local") ? POLLER_TRACK_LOCAL
+                                                   : POLLER_TRACK_ALL,
+        .interval_min_usec = c->poller.interval_min_ms * 1000,
+        .interval_max_usec = c->poller.interval_max_ms * 1000,
+        .idle_interval_usec = c->poller.idle_interval_ms * 1000,
+        .rate = c->upstream.rate * (double)c->poller.share / 100.0,
+        .backfill = c->poller.backfill,
+        .backfill_days = (unsigned)c->poller.backfill_days,
+        .outputs = c->poller.outputs,
+        .export_views = c->poller.export_views,
+    };
+    int r = poller_parse_jobs(c->poller.jobs, ret);
+    if (r < 0)
+        return log_error_errno(r, "poller.jobs: '%s' is not a list of at most %d job ids",
+                               c->poller.jobs, POLLER_JOBS_MAX);
+    if (ret->track == POLLER_TRACK_JOBS && ret->n_jobs == 0)
+        return log_error_errno(EINVAL, "poller.track = jobs needs poller.jobs");
+    return 0;
+}
+
+static void on_write(enum endpoint_id id, int64_t job_id, int64_t run_id, void *userdata)
+{
+    struct manager *m = userdata;
+    if (m->poller)
+        poller_note_write(m->poller, id, job_id, run_id);
 }
 
 /* Every write made through jobsd leaves a row: who, what, on which ids,
@@ -429,8 +477,16 @@ static int on_reload(sd_event_source *src, const struct signalfd_siginfo *si, vo
         retire_upstream(m, m->upstream);
         m->upstream = fresh;
         proxy_set_upstream(m->proxy, fresh);
+        if (m->poller)
+            poller_set_upstream(m->poller, fresh);
     } else if (m->upstream && (changed(names, "upstream.rate") || changed(names, "upstream.burst")))
         upstream_set_rate(m->upstream, new->upstream.rate, (unsigned)new->upstream.burst);
+    if (m->poller) {
+        struct poller_settings pset;
+        if ((r = poller_settings(new, &pset)) < 0 ||
+            (r = poller_set_settings(m->poller, &pset)) < 0)
+            goto fail;
+    }
     router_set_access(m->router, &rs);
     log_set_max_level(new->daemon.log_level);
 
@@ -520,6 +576,21 @@ int manager_start(struct manager *m)
         return log_error_errno(r, "Failed to set up the proxy: %m");
     proxy_register(m->proxy, m->router);
 
+    r = events_new(m->event, &m->events);
+    if (r < 0)
+        return log_error_errno(r, "Failed to set up the event stream: %m");
+    events_register(m->events, m->router);
+    if (c->poller.enabled) {
+        struct poller_settings pset;
+        if ((r = poller_settings(c, &pset)) < 0)
+            return r;
+        r = poller_new(m->event, &pset, m->upstream, m->store, m->cache, m->events, &m->poller);
+        if (r < 0)
+            return log_error_errno(r, "Failed to set up the poller: %m");
+        poller_register(m->poller, m->router);
+        proxy_set_write_hook(m->proxy, on_write, m);
+    }
+
     struct server_settings ss = {
         .max_connections = (unsigned)c->server.max_connections,
         .connection_memory = c->server.connection_memory,
@@ -540,6 +611,8 @@ int manager_start(struct manager *m)
         if (r < 0)
             log_warning_errno(r, "Failed to enable the watchdog, ignoring: %m");
     }
+    if (m->poller && (r = poller_start(m->poller)) < 0)
+        return r;
     config_register_secrets(c);
     sd_notify(0, "READY=1\nSTATUS=Serving");
     return 0;

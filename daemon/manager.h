@@ -33,3 +33,5 @@ struct store *manager_store(struct manager *m);
 struct router *manager_router(struct manager *m);
 struct cache *manager_cache(struct manager *m);
 struct archiver *manager_archiver(struct manager *m);
+struct poller *manager_poller(struct manager *m); /* NULL with poller.enabled = no */
+struct events *manager_events(struct manager *m);

@@ -5,6 +5,7 @@
 #include "daemon/archiver.h"
 #include "daemon/cache.h"
 #include "daemon/metrics.h"
+#include "daemon/poller.h"
 #include "daemon/proxy.h"
 #include "daemon/server.h"
 #include "daemon/upstream.h"
@@ -55,6 +56,22 @@ static int write_requests(struct buf *b, const struct router_stats *rs)
     return r;
 }
 
+struct metric_row {
+    const char *name, *type, *help;
+    uint64_t value;
+};
+
+static int write_rows(struct buf *b, const struct metric_row *rows, size_t n)
+{
+    int r = 0;
+    for (size_t i = 0; i < n && r >= 0; i++) {
+        r = family(b, rows[i].name, rows[i].type, rows[i].help);
+        if (r >= 0)
+            r = sample(b, rows[i].name, NULL, rows[i].value);
+    }
+    return r;
+}
+
 static int write_upstream(struct buf *b, struct manager *m)
 {
     const struct proxy_stats *ps = proxy_get_stats(manager_proxy(m));
@@ -74,10 +91,7 @@ static int write_upstream(struct buf *b, struct manager *m)
     if (r < 0 || upstream_get_stats(manager_upstream(m), &us) < 0)
         return r < 0 ? r : -EIO;
 
-    const struct {
-        const char *name, *type, *help;
-        uint64_t value;
-    } rows[] = {
+    const struct metric_row rows[] = {
         { "jobsd_upstream_requests_total", "counter", "Requests submitted to the workspace client.",
           us.submitted },
         { "jobsd_upstream_attempts_total", "counter", "HTTP attempts sent to the workspace.",
@@ -103,12 +117,7 @@ static int write_upstream(struct buf *b, struct manager *m)
         { "jobsd_idempotency_tokens_added_total", "counter",
           "run-now and runs/submit requests given a jobsd idempotency token.", ps->tokens_added },
     };
-    for (size_t i = 0; i < ELEMENTSOF(rows) && r >= 0; i++) {
-        r = family(b, rows[i].name, rows[i].type, rows[i].help);
-        if (r >= 0)
-            r = sample(b, rows[i].name, NULL, rows[i].value);
-    }
-    return r;
+    return r < 0 ? r : write_rows(b, rows, ELEMENTSOF(rows));
 }
 
 static int write_cache(struct buf *b, struct manager *m)
@@ -117,10 +126,7 @@ static int write_cache(struct buf *b, struct manager *m)
     const struct proxy_stats *ps = proxy_get_stats(manager_proxy(m));
     if (manager_cache(m))
         cache_get_stats(manager_cache(m), &cs);
-    const struct {
-        const char *name, *type, *help;
-        uint64_t value;
-    } rows[] = {
+    const struct metric_row rows[] = {
         { "jobsd_cache_entries", "gauge", "Answers in the cache.", cs.entries },
         { "jobsd_cache_bytes", "gauge", "Bytes the cache holds.", cs.bytes },
         { "jobsd_cache_max_bytes", "gauge", "The cache's memory bound.", cs.max_bytes },
@@ -141,13 +147,7 @@ static int write_cache(struct buf *b, struct manager *m)
         { "jobsd_cache_refreshes_total", "counter", "Background refreshes of stale entries.",
           ps->refreshes },
     };
-    int r = 0;
-    for (size_t i = 0; i < ELEMENTSOF(rows) && r >= 0; i++) {
-        r = family(b, rows[i].name, rows[i].type, rows[i].help);
-        if (r >= 0)
-            r = sample(b, rows[i].name, NULL, rows[i].value);
-    }
-    return r;
+    return write_rows(b, rows, ELEMENTSOF(rows));
 }
 
 static int write_archive(struct buf *b, struct manager *m)
@@ -210,6 +210,39 @@ static int write_daemon(struct buf *b, struct manager *m)
     return r;
 }
 
+static int write_poller(struct buf *b, struct manager *m)
+{
+    struct poller_stats st = { 0 };
+    struct events_stats es = { 0 };
+    if (manager_poller(m))
+        poller_get_stats(manager_poller(m), &st);
+    if (manager_events(m))
+        events_get_stats(manager_events(m), &es);
+    const struct metric_row rows[] = {
+        { "jobsd_poller_tracked_runs", "gauge", "Active runs the poller tracks.", st.tracked },
+        { "jobsd_poller_fetch_queue", "gauge", "Runs waiting for a runs/get (finished or unknown).",
+          st.fetching },
+        { "jobsd_poller_sweeps_total", "counter", "Complete sweeps of the active runs.",
+          st.sweeps },
+        { "jobsd_poller_last_sweep_seconds", "gauge", "How long the last sweep took.",
+          st.last_sweep_duration_usec / 1000000u },
+        { "jobsd_poller_requests_total", "counter", "Upstream requests the poller made.",
+          st.requests },
+        { "jobsd_poller_failures_total", "counter", "Of those, the ones that failed.",
+          st.failures },
+        { "jobsd_poller_changes_total", "counter", "Run state changes seen.", st.changes },
+        { "jobsd_poller_archived_runs_total", "counter",
+          "Finished runs archived with their outputs.", st.archived },
+        { "jobsd_poller_archived_outputs_total", "counter", "Task outputs archived.", st.outputs },
+        { "jobsd_poller_backfill_runs_total", "counter", "Runs listed by the backfill.",
+          st.backfill_runs },
+        { "jobsd_waiters", "gauge", "Local waits held.", st.waiters },
+        { "jobsd_event_watchers", "gauge", "Clients of /jobsd/v1/events.", es.watchers },
+        { "jobsd_events_total", "counter", "Run state events published.", es.published },
+    };
+    return write_rows(b, rows, ELEMENTSOF(rows));
+}
+
 static int on_metrics(struct request *req, void *userdata)
 {
     struct manager *m = userdata;
@@ -221,6 +254,8 @@ static int on_metrics(struct request *req, void *userdata)
         r = write_cache(&b, m);
     if (r >= 0)
         r = write_archive(&b, m);
+    if (r >= 0)
+        r = write_poller(&b, m);
     if (r >= 0)
         r = write_daemon(&b, m);
     if (r < 0) {

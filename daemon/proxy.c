@@ -29,6 +29,8 @@ struct proxy {
     char *workspace_id;
     struct proxy_stats stats;
     struct call *calls; /* every call in flight, to end them at proxy_free */
+    proxy_write_hook_t write_hook;
+    void *write_hook_userdata;
     /* How the result a leader hands to its flight's waiters came about: set
      * around cache_flight_finish(), which calls the waiters at once. */
     enum jobsd_source flight_source;
@@ -439,6 +441,9 @@ static void on_upstream_done(const struct upstream_response *u, void *userdata)
             strscpy(req->response.error_code, sizeof(req->response.error_code), code);
         else if (source == JOBSD_SOURCE_UPSTREAM)
             note_outcome(req, u, parsed);
+        if (p->write_hook && e->access == ACCESS_WRITE && source == JOBSD_SOURCE_UPSTREAM &&
+            u->status >= 200 && u->status < 300)
+            p->write_hook(e->id, req->job_id, req->run_id, p->write_hook_userdata);
         c->req = NULL;
         request_finish(req);
     }
@@ -692,6 +697,12 @@ static int proxy_handle(struct request *req, void *userdata)
     }
     request_hold(req, on_cancel, c);
     return 1;
+}
+
+void proxy_set_write_hook(struct proxy *p, proxy_write_hook_t hook, void *userdata)
+{
+    p->write_hook = hook;
+    p->write_hook_userdata = userdata;
 }
 
 void proxy_register(struct proxy *p, struct router *r)

@@ -33,6 +33,12 @@ struct proxy *proxy_free(struct proxy *p);
  * flight finish on the old one. */
 void proxy_set_upstream(struct proxy *p, struct upstream *u);
 
+/* Called after each write the workspace accepted (2xx), with the ids the
+ * request named or the answer created (0: none): the poller's cue. */
+typedef void (*proxy_write_hook_t)(enum endpoint_id id, int64_t job_id, int64_t run_id,
+                                   void *userdata);
+void proxy_set_write_hook(struct proxy *p, proxy_write_hook_t hook, void *userdata);
+
 /* Registers the proxy for every JOBS and PERMISSIONS row of the table. */
 void proxy_register(struct proxy *p, struct router *r);
 

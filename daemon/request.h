@@ -66,6 +66,9 @@ struct response {
 
 #define RESPONSE_STREAM_END ((ssize_t)-1)
 #define RESPONSE_STREAM_ERROR ((ssize_t)-2)
+/* Nothing to send now: the connection is suspended until
+ * request_stream_wake(). */
+#define RESPONSE_STREAM_WAIT ((ssize_t)0)
 
 struct request;
 typedef void (*request_cancel_t)(struct request *req, void *userdata);
@@ -81,6 +84,7 @@ struct request {
     const char *authorization; /* header values, borrowed from the server */
     const char *cache_control;
     const char *user_agent;
+    const char *last_event_id; /* Server-Sent Events resumption */
     const char *workspace_id;
     const char *content_type;
     int64_t content_length; /* -1 when not sent */
@@ -105,6 +109,9 @@ struct request {
     struct server *server;
     bool held;
     bool finished;
+    void *stream_conn;   /* the connection of a streamed answer */
+    bool stream_waiting; /* suspended by RESPONSE_STREAM_WAIT */
+    struct request *stream_prev, *stream_next;
     request_cancel_t cancel;
     void *cancel_userdata;
 };
@@ -116,6 +123,13 @@ const char *request_query(const struct request *req, const char *key) _pure_;
  * request_finish(). cancel (may be NULL) is called instead if the request
  * ends first (deadline, shutdown); after it the handler must not touch req. */
 void request_hold(struct request *req, request_cancel_t cancel, void *userdata);
+/* The same with a deadline of its own (CLOCK_MONOTONIC) instead of the
+ * server's request timeout: for long polls, which answer before it. */
+void request_hold_until(struct request *req, request_cancel_t cancel, void *userdata,
+                        uint64_t deadline_usec);
+/* A streamed answer that returned RESPONSE_STREAM_WAIT has more to send:
+ * its stream function is called again soon. Harmless otherwise. */
+void request_stream_wake(struct request *req);
 /* The response is complete: send it. Only once, only after request_hold. */
 void request_finish(struct request *req);
 

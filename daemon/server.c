@@ -42,6 +42,8 @@ struct server {
     sd_event_source *resume_defer;
     struct held *held_head;
     unsigned n_held;
+    struct request *streams_waiting; /* suspended by RESPONSE_STREAM_WAIT */
+    unsigned n_streams;
     unsigned in_flight;
     uint64_t requests;
     bool draining;
@@ -157,6 +159,13 @@ static int on_deadline(sd_event_source *src, uint64_t usec, void *userdata)
 
 void request_hold(struct request *req, request_cancel_t cancel, void *userdata)
 {
+    request_hold_until(req, cancel, userdata,
+                       req->start_usec + req->server->settings.request_timeout_usec);
+}
+
+void request_hold_until(struct request *req, request_cancel_t cancel, void *userdata,
+                        uint64_t deadline_usec)
+{
     struct server *s = req->server;
     req->held = true;
     req->cancel = cancel;
@@ -166,8 +175,7 @@ void request_hold(struct request *req, request_cancel_t cancel, void *userdata)
     if (!h)
         return; /* no deadline then: the handler still finishes it */
     h->req = req;
-    if (sd_event_add_time(s->event, &h->deadline, CLOCK_MONOTONIC,
-                          req->start_usec + s->settings.request_timeout_usec,
+    if (sd_event_add_time(s->event, &h->deadline, CLOCK_MONOTONIC, deadline_usec,
                           TIMER_ACCURACY_USEC * 1000, on_deadline, req) < 0) {
         free(h);
         return;
@@ -177,6 +185,62 @@ void request_hold(struct request *req, request_cancel_t cancel, void *userdata)
         h->next->prev = h;
     s->held_head = h;
     s->n_held++;
+}
+
+/* Resumes a suspended connection and has MHD look at it soon. */
+static void connection_resume(struct server *s, struct MHD_Connection *c)
+{
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
+    MHD_resume_connection(c);
+    for (size_t i = 0; ci && i < s->n_listeners; i++)
+        if (s->listeners[i].daemon == ci->daemon)
+            schedule_resume(s, &s->listeners[i]);
+}
+
+static void stream_unlink(struct server *s, struct request *req)
+{
+    if (!req->stream_waiting)
+        return;
+    req->stream_waiting = false;
+    if (req->stream_prev)
+        req->stream_prev->stream_next = req->stream_next;
+    else
+        s->streams_waiting = req->stream_next;
+    if (req->stream_next)
+        req->stream_next->stream_prev = req->stream_prev;
+    req->stream_prev = req->stream_next = NULL;
+    s->n_streams--;
+}
+
+void request_stream_wake(struct request *req)
+{
+    if (!req || !req->stream_waiting)
+        return;
+    stream_unlink(req->server, req);
+    connection_resume(req->server, req->stream_conn);
+}
+
+/* libmicrohttpd's content reader for a streamed answer: the handler's
+ * stream function, and a suspension when it has nothing yet (returning 0
+ * without one would have MHD call again at once, a busy loop). */
+static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct request *req = cls;
+    struct server *s = req->server;
+    if (s->stopping || !req->response.stream)
+        return RESPONSE_STREAM_END;
+    ssize_t n = req->response.stream(req->response.stream_cls, pos, buf, max);
+    if (n != RESPONSE_STREAM_WAIT)
+        return n;
+    req->stream_waiting = true;
+    req->stream_prev = NULL;
+    req->stream_next = s->streams_waiting;
+    if (req->stream_next)
+        req->stream_next->stream_prev = req;
+    s->streams_waiting = req;
+    s->n_streams++;
+    MHD_suspend_connection(req->stream_conn);
+    return 0;
 }
 
 void request_finish(struct request *req)
@@ -191,17 +255,8 @@ void request_finish(struct request *req)
         held_unlink(s, h);
     /* Suspended connections only: a request finished while its handler is
      * still on the stack is queued when on_request returns. */
-    if (req->server_conn) {
-        struct MHD_Connection *c = req->server_conn;
-        struct listener *l = NULL;
-        const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_DAEMON);
-        for (size_t i = 0; ci && i < s->n_listeners; i++)
-            if (s->listeners[i].daemon == ci->daemon)
-                l = &s->listeners[i];
-        MHD_resume_connection(c);
-        if (l)
-            schedule_resume(s, l);
-    }
+    if (req->server_conn)
+        connection_resume(s, req->server_conn);
 }
 
 static enum MHD_Result queue_response(struct server *s, struct MHD_Connection *c,
@@ -214,12 +269,11 @@ static enum MHD_Result queue_response(struct server *s, struct MHD_Connection *c
     if (r->status == 0)
         response_set_error(r, 500, "INTERNAL_ERROR", "jobsd produced no answer");
     if (r->stream) {
-        /* MHD owns the stream from here and frees it when done. Our
-         * RESPONSE_STREAM_* values are MHD's. */
-        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, r->stream,
-                                                 r->stream_cls, r->stream_free);
-        if (resp)
-            r->stream = NULL, r->stream_free = NULL, r->stream_cls = NULL;
+        /* The stream stays the request's (freed with it); MHD reads it
+         * through stream_read. Our RESPONSE_STREAM_* values are MHD's. */
+        req->stream_conn = c;
+        resp =
+            MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 16 * 1024, stream_read, req, NULL);
     } else if (r->body) {
         /* The response takes the body; our free function runs when MHD is
          * done with it (cached bodies are refcounted by their owner). */
@@ -322,6 +376,7 @@ static struct request *request_new(struct listener *l, struct MHD_Connection *c,
     req->authorization = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
     req->cache_control = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Cache-Control");
     req->user_agent = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "User-Agent");
+    req->last_event_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Last-Event-ID");
     req->workspace_id = MHD_lookup_connection_value(c, MHD_HEADER_KIND, JOBSD_HEADER_WORKSPACE_ID);
     req->content_type = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
@@ -411,6 +466,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
         if (h)
             held_unlink(s, h);
     }
+    stream_unlink(s, req);
     if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
         log_debug("request #%llu %s %s ended early (%d)", (unsigned long long)req->id,
                   req->method_raw, req->path, (int)toe);
@@ -516,6 +572,8 @@ struct server *server_free(struct server *s)
     /* Stopping MHD with suspended connections is not allowed: answer them. */
     while (s->held_head)
         held_abort(s, s->held_head->req, 503, "TEMPORARILY_UNAVAILABLE", "jobsd is shutting down");
+    while (s->streams_waiting) /* they read the end of their stream */
+        request_stream_wake(s->streams_waiting);
     for (size_t i = 0; i < s->n_listeners; i++) {
         struct listener *l = &s->listeners[i];
         MHD_run(l->daemon); /* let resumed connections see their answers */

@@ -35,8 +35,6 @@
 #error "jobsd's upstream client needs libcurl >= 7.85"
 #endif
 
-#define USEC_PER_SEC UINT64_C(1000000)
-#define USEC_PER_MSEC UINT64_C(1000)
 #define TIMER_ACCURACY_USEC 1
 #define HEADER_VALUE_MAX 1024
 #define PATH_MAX_LEN 8192

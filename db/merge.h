@@ -19,6 +19,8 @@ enum run_detail {
     RUN_DETAIL_REPAIR_PENDING = 1 << 3, /* a repair started through jobsd, not seen yet */
     RUN_DETAIL_TASK_RUN = 1 << 4,       /* runs/get of a task run id: kept, never listed
                                            or counted (schema.sql knows this value) */
+    RUN_DETAIL_FINAL = 1 << 5,          /* terminal, and its final runs/get and every task
+                                           run's get-output are archived (the poller's mark) */
 };
 
 struct run_view {

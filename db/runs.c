@@ -193,6 +193,12 @@ static int update_run(struct store *s, struct json_object *run, const struct run
         detail |= RUN_DETAIL_REPAIR_PENDING;
     else
         detail &= ~(unsigned)RUN_DETAIL_REPAIR_PENDING;
+    /* Archived final stays so until a repair makes the run active again. */
+    if ((sr->detail & RUN_DETAIL_FINAL) && life_cycle_is_terminal(mv.life_cycle) &&
+        !(detail & RUN_DETAIL_REPAIR_PENDING) && mv.repair_count <= sr->repair_count)
+        detail |= RUN_DETAIL_FINAL;
+    else
+        detail &= ~(unsigned)RUN_DETAIL_FINAL;
 
     /* Equal JSON (key order aside): keep the stored text as it is. */
     if (json_object_equal(merged, stored) && detail == sr->detail && sr->forgotten_ms == 0) {
@@ -319,6 +325,14 @@ int store_note_repair(struct store *s, int64_t run_id, int64_t repair_id)
     if (run_id <= 0 || repair_id <= 0)
         return -EINVAL;
     int r = run_update_simple(s, STMT_RUN_REPAIR, run_id, repair_id, RUN_DETAIL_REPAIR_PENDING, 3);
+    return r < 0 ? r : r == 0 ? -ENOENT : 0;
+}
+
+int store_mark_final(struct store *s, int64_t run_id)
+{
+    if (run_id <= 0)
+        return -EINVAL;
+    int r = run_update_simple(s, STMT_RUN_FINAL, run_id, RUN_DETAIL_FINAL, 0, 2);
     return r < 0 ? r : r == 0 ? -ENOENT : 0;
 }
 

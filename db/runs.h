@@ -47,6 +47,9 @@ int store_forget_job(struct store *s, int64_t job_id, int64_t when_ms);
 /* A repair of run_id was started through jobsd (runs/repair answered
  * repair_id): the next active view of the run is the repair, not stale. */
 int store_note_repair(struct store *s, int64_t run_id, int64_t repair_id);
+/* The run's final runs/get and the get-output of each of its task runs are
+ * archived (RUN_DETAIL_FINAL in its meta.detail until a repair). -ENOENT. */
+int store_mark_final(struct store *s, int64_t run_id);
 
 /* What the archive knows of a run beside its JSON. Strings are borrowed. */
 struct store_run_meta {

@@ -20,6 +20,7 @@ enum store_stmt {
     STMT_RUN_SEEN,
     STMT_RUN_FORGET,
     STMT_RUN_REPAIR,
+    STMT_RUN_FINAL,
     STMT_TASK_UPSERT,
     STMT_TASK_PARENT,
     STMT_JOB_GET,

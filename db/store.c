@@ -48,6 +48,7 @@ static const char *const stmt_sql[_STMT_MAX] = {
     [STMT_RUN_FORGET] = "UPDATE runs SET forgotten_ms = ?2 WHERE run_id = ?1 AND forgotten_ms = 0",
     [STMT_RUN_REPAIR] = "UPDATE runs SET latest_repair_id = max(latest_repair_id, ?2), "
                         "detail = detail | ?3 WHERE run_id = ?1",
+    [STMT_RUN_FINAL] = "UPDATE runs SET detail = detail | ?2 WHERE run_id = ?1",
     [STMT_TASK_UPSERT] = "INSERT INTO task_runs (run_id, job_run_id, task_key, life_cycle, "
                          "result, start_time, end_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "
                          "ON CONFLICT (run_id) DO UPDATE SET job_run_id = ?2, task_key = ?3, "

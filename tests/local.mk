@@ -95,3 +95,9 @@ noinst_PROGRAMS += tests/bench/pollers
 tests_bench_pollers_SOURCES = tests/bench/pollers.c
 tests_bench_pollers_LDADD = $(PROTO_LIBS)
 EXTRA_DIST += tests/bench/pollers.sh
+
+check_PROGRAMS += tests/integration/test-poller
+tests_integration_test_poller_SOURCES = tests/integration/test-poller.c
+tests_integration_test_poller_CFLAGS = $(JD_TEST_CFLAGS)
+tests_integration_test_poller_LDADD = $(JD_TEST_LDADD)
+TESTS += tests/integration/test-poller

@@ -69,19 +69,29 @@ static void clean_environment(void)
     }
 }
 
+static void spawn(struct jd *d, uint16_t ws_port, const char *const *env, const char *const *args);
+
 struct jd *jd_start(uint16_t ws_port, const char *const *env, const char *const *args)
 {
-    const char *top = getenv("top_builddir");
-    char launch[512], jobsd[512], conf[300], host[64];
     struct jd *d = calloc(1, sizeof(*d));
-    if (!d || !top)
-        bail("top_builddir is not set");
+    if (!d)
+        bail("out of memory");
     snprintf(d->dir, sizeof(d->dir), "/tmp/jdtest-XXXXXX");
     if (!mkdtemp(d->dir))
         bail("mkdtemp failed");
     snprintf(d->socket, sizeof(d->socket), "%s/jobsd.sock", d->dir);
     snprintf(d->log, sizeof(d->log), "%s/jobsd.log", d->dir);
     snprintf(d->notify, sizeof(d->notify), "%s/jobsd.notify", d->dir);
+    spawn(d, ws_port, env, args);
+    return d;
+}
+
+static void spawn(struct jd *d, uint16_t ws_port, const char *const *env, const char *const *args)
+{
+    const char *top = getenv("top_builddir");
+    char launch[512], jobsd[512], conf[300], host[64];
+    if (!top)
+        bail("top_builddir is not set");
     snprintf(conf, sizeof(conf), "%s/jobsd.conf", d->dir);
     snprintf(launch, sizeof(launch), "%s/tests/harness/launch", top);
     snprintf(jobsd, sizeof(jobsd), "%s/daemon/jobsd", top);
@@ -101,13 +111,14 @@ struct jd *jd_start(uint16_t ws_port, const char *const *env, const char *const 
     char state[300], runtime[300];
     snprintf(state, sizeof(state), "daemon.state_dir=%s", d->dir);
     snprintf(runtime, sizeof(runtime), "daemon.runtime_dir=%s", d->dir);
-    const char *argv[ARGS_MAX] = {
-        launch,    "--timeout", "20",          "--log", d->notify,
-        "--",      jobsd,       "-c",          conf,    "--socket",
-        d->socket, "--tcp",     "127.0.0.1:0", "--set", "server.socket_group=",
-        "--set",   state,       "--set",       runtime
-    };
-    size_t n = 19;
+    const char *argv[ARGS_MAX] = { launch,        "--timeout", "20",
+                                   "--log",       d->notify,   "--",
+                                   jobsd,         "-c",        conf,
+                                   "--socket",    d->socket,   "--tcp",
+                                   "127.0.0.1:0", "--set",     "server.socket_group=",
+                                   "--set",       state,       "--set",
+                                   runtime,       "--set",     "poller.enabled=no" };
+    size_t n = 21;
     for (size_t i = 0; args && args[i] && n < ARGS_MAX - 1; i++)
         argv[n++] = args[i];
     argv[n] = NULL;
@@ -155,10 +166,61 @@ struct jd *jd_start(uint16_t ws_port, const char *const *env, const char *const 
         strscpy(d->local_token, sizeof(d->local_token), tok);
     }
     d->tcp_client = fwt_client_tcp(d->tcp_port, d->local_token);
+}
+
+/* Stops jobsd (SIGTERM, or SIGKILL) and waits; returns its exit status, or
+ * 128 + the signal. The dir stays. */
+static int halt(struct jd *d, bool kill9)
+{
+    int code = -1;
+    if (kill9) {
+        kill(d->pid, SIGKILL);
+        for (int waited = 0; waited < STOP_WAIT_MS && kill(d->pid, 0) == 0; waited += 10) {
+            struct timespec ts = { 0, 10 * 1000 * 1000 };
+            nanosleep(&ts, NULL); /* the launcher's recorder reaps it */
+        }
+        code = 128 + SIGKILL;
+    } else
+        code = -2;
+    fwt_client_free(d->unix_client);
+    fwt_client_free(d->tcp_client);
+    d->unix_client = d->tcp_client = NULL;
+    return code;
+}
+
+struct jd *jd_restart(struct jd *d, uint16_t ws_port, const char *const *env,
+                      const char *const *args, bool kill9)
+{
+    if (kill9)
+        halt(d, true);
+    else {
+        int code = jd_stop_keep(d);
+        if (code != 0)
+            printf("# jobsd exited with %d before the restart\n", code);
+    }
+    unlink(d->notify);
+    spawn(d, ws_port, env, args);
     return d;
 }
 
 int jd_stop(struct jd *d)
+{
+    int code = jd_stop_keep(d);
+    /* The dir holds a few files and the socket. */
+    static const char *const names[] = { "jobsd.sock",     "jobsd.log",     "jobsd.notify",
+                                         "jobsd.conf",     "local-token",   "archive.db",
+                                         "archive.db-wal", "archive.db-shm" };
+    for (size_t i = 0; i < ELEMENTSOF(names); i++) {
+        char path[400];
+        snprintf(path, sizeof(path), "%s/%s", d->dir, names[i]);
+        unlink(path);
+    }
+    rmdir(d->dir);
+    free(d);
+    return code;
+}
+
+int jd_stop_keep(struct jd *d)
 {
     int code = -1;
     kill(d->pid, SIGTERM);
@@ -178,19 +240,7 @@ int jd_stop(struct jd *d)
     }
     if (code < 0)
         kill(d->pid, SIGKILL);
-    fwt_client_free(d->unix_client);
-    fwt_client_free(d->tcp_client);
-    /* The dir holds a few files and the socket. */
-    static const char *const names[] = { "jobsd.sock",     "jobsd.log",     "jobsd.notify",
-                                         "jobsd.conf",     "local-token",   "archive.db",
-                                         "archive.db-wal", "archive.db-shm" };
-    for (size_t i = 0; i < ELEMENTSOF(names); i++) {
-        char path[400];
-        snprintf(path, sizeof(path), "%s/%s", d->dir, names[i]);
-        unlink(path);
-    }
-    rmdir(d->dir);
-    free(d);
+    halt(d, false);
     return code;
 }
 

@@ -5,6 +5,7 @@
  * the Unix socket, one on TCP with the local token. */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "tests/fakews/fwtest.h"
@@ -27,6 +28,12 @@ struct jd {
 struct jd *jd_start(uint16_t ws_port, const char *const *env, const char *const *args);
 /* SIGTERM; waits (bounded) for the exit; returns its status; frees jd. */
 int jd_stop(struct jd *d);
+/* The same, keeping jd and its dir (archive, config) for jd_restart. */
+int jd_stop_keep(struct jd *d);
+/* Stops jobsd (SIGTERM, or SIGKILL when kill9) and starts it again in the
+ * same dir with these env and args. Returns d. */
+struct jd *jd_restart(struct jd *d, uint16_t ws_port, const char *const *env,
+                      const char *const *args, bool kill9);
 /* Sends "METHOD path" (plus headers: "Name: value\r\n" lines, or NULL) on
  * a new connection to a Unix socket and returns the fd, so that many
  * requests can be in flight at once; -1 on failure. */

@@ -19,8 +19,10 @@ done
 : >"$T/jobsd.conf"
 chmod 600 "$T/jobsd.conf"
 # The options every test daemon shares: its own config file and directories,
-# and no socket group (the test user may have no "jobsd" group).
-JOBSD_COMMON="-c $T/jobsd.conf --set server.socket_group= --set daemon.state_dir=$T --set daemon.runtime_dir=$T"
+# and no socket group (the test user may have no "jobsd" group). The poller
+# is off unless a test turns it on (--set poller.enabled=yes), so that the
+# other tests count only their own upstream requests.
+JOBSD_COMMON="-c $T/jobsd.conf --set server.socket_group= --set daemon.state_dir=$T --set daemon.runtime_dir=$T --set poller.enabled=no"
 # A workspace that is never there, for tests that do not reach upstream
 # (tests with fakews set DATABRICKS_HOST/TOKEN to it instead).
 DATABRICKS_HOST=http://127.0.0.1:9
