@@ -822,6 +822,8 @@ static const struct command_help help_of[_ENDPOINT_MAX] = {
     [ENDPOINT_LOCAL_RUN_OUTPUT] = { "RUN_ID", "archived outputs of a run's tasks" },
     [ENDPOINT_LOCAL_RUN_WAIT] = { "RUN_ID... [--timeout D]", "wait until runs finish" },
     [ENDPOINT_LOCAL_EVENTS] = { "[--job J] [--run R]...", "follow run state changes" },
+    [ENDPOINT_LOCAL_BACKFILL] = { "[-f FILE]",
+                                  "archive the runs the workspace still has, now ({\"days\": N})" },
     [ENDPOINT_LOCAL_EXPORT] = { "[--since T] [--until T] [--runs-only] [-o csv]",
                                 "the archive as JSON Lines (or CSV of runs)" },
 };

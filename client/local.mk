@@ -43,7 +43,8 @@ TESTS += tests/unit/test-client-format tests/unit/test-client-table \
 	tests/unit/test-client-sse tests/unit/test-client-runview
 
 JOBSCTL_TESTS = tests/integration/jobsctl-commands.sh tests/integration/jobsctl-wait.sh \
-	tests/integration/jobsctl-errors.sh tests/integration/jobsctl-events.sh
+	tests/integration/jobsctl-errors.sh tests/integration/jobsctl-events.sh \
+	tests/integration/jobsctl-poller.sh
 TESTS += $(JOBSCTL_TESTS)
 EXTRA_DIST += $(JOBSCTL_TESTS) tests/integration/jobsctl-lib.sh tests/integration/jobsctl-stub.py \
 	$(JOBSCTL_GOLDEN)

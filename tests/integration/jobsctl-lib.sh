@@ -32,7 +32,8 @@ golden() {
 }
 
 # start_pair CLOCK-ARGS...: fakews (its clock as given) and jobsd on $SOCK
-# with nothing cached, so each read sees the fake's clock.
+# with nothing cached, so each read sees the fake's clock; $JOBSD_ARGS are
+# added to jobsd's (e.g. the poller, off by default in tests).
 start_pair() {
     start_fakews ws "$@" || return 1
     DATABRICKS_HOST=http://127.0.0.1:$ws_PORT
@@ -40,7 +41,7 @@ start_pair() {
     export DATABRICKS_HOST DATABRICKS_TOKEN
     SOCK=$T/jobsd.sock
     start_jobsd d --socket "$SOCK" --tcp 127.0.0.1:0 --set cache.run_ttl=0 \
-        --set cache.list_ttl=0 --set cache.job_ttl=0 --set cache.permissions_ttl=0
+        --set cache.list_ttl=0 --set cache.job_ttl=0 --set cache.permissions_ttl=0 ${JOBSD_ARGS:-}
 }
 
 # advance MS: moves fakews' manual clock.
