@@ -77,7 +77,6 @@ static struct {
 } arg = { .tail = VIEW_TAIL_LINES };
 
 static struct transport *transport;
-static const char *command_name = "";
 
 static void fail(const char *fmt, ...) _printf_(1, 2);
 static void fail(const char *fmt, ...)
@@ -1342,7 +1341,6 @@ int main(int argc, char **argv)
         fail("unknown command '%s' (jobsctl --help lists them)", argv[optind]);
         return EXIT_USAGE;
     }
-    command_name = e->cli;
     /* Options may also follow the command words. */
     int rest = optind + used;
     optind = 0;
