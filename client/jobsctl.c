@@ -506,9 +506,11 @@ static void report_failures(const char *run_text)
     }
 }
 
-static bool progress_is_live(void)
+static bool progress_is_live(size_t *ret_width)
 {
     const char *term = getenv("TERM");
+    struct winsize ws;
+    *ret_width = ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 ? ws.ws_col : 0;
     return isatty(STDERR_FILENO) && !(term && streq(term, "dumb"));
 }
 
@@ -518,8 +520,8 @@ static int wait_runs(const int64_t *ids, size_t n)
     struct wait_options o = {
         .timeout_ms = arg.timeout_ms,
         .progress = arg.no_progress ? NULL : stderr,
-        .live = progress_is_live(),
     };
+    o.live = progress_is_live(&o.width);
     _cleanup_(waiter_freep) struct waiter *w = NULL;
     struct api_error err;
     int r = waiter_new(transport, &o, &w);

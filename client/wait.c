@@ -158,12 +158,12 @@ int progress_line(const struct run_view *v, int64_t now_ms, int64_t elapsed_ms, 
 int progress_live_line(const struct run_view *v, int64_t elapsed_ms, struct buf *out)
 {
     char took[FORMAT_MAX], state[96];
-    int r = buf_appendf(out, "run %" PRId64 "  %-28s", v->run_id,
+    int r = buf_appendf(out, "run %" PRId64 "  %-18s", v->run_id,
                         run_view_state(v, state, sizeof(state)));
     if (r >= 0 && v->tasks_total > 0)
         r = buf_appendf(out, "  %d/%d tasks", v->tasks_done, v->tasks_total);
     if (r >= 0)
-        r = buf_appendf(out, "  %-7s", format_duration(elapsed_ms, took, sizeof(took)));
+        r = buf_appendf(out, "  %-6s", format_duration(elapsed_ms, took, sizeof(took)));
     if (r >= 0 && v->name[0])
         r = buf_appendf(out, "  %s", v->name);
     return r;
@@ -178,12 +178,20 @@ static void draw_live(struct waiter *w)
         (void)buf_appendf(&b, "\033[%zuA", w->live_lines);
     for (size_t i = 0; i < w->n; i++) {
         struct watched *r = &w->runs[i];
-        (void)buf_append(&b, "\r\033[K", 4);
+        struct buf line = BUF_INIT(64 * KIB);
         if (r->have_view)
-            (void)progress_live_line(&r->view, run_view_elapsed(&r->view, now, r->first_seen), &b);
+            (void)progress_live_line(&r->view, run_view_elapsed(&r->view, now, r->first_seen),
+                                     &line);
         else
-            (void)buf_appendf(&b, "run %" PRId64 "  waiting for jobsd", r->run_id);
+            (void)buf_appendf(&line, "run %" PRId64 "  waiting for jobsd", r->run_id);
+        /* A line that wrapped would break the redraw: cut it to fit. */
+        size_t len = line.data ? line.len : 0;
+        if (w->o.width > 1 && len)
+            len = display_prefix(line.data, w->o.width - 1);
+        (void)buf_append(&b, "\r\033[K", 4);
+        (void)buf_append(&b, line.data ? line.data : "", len);
         (void)buf_append(&b, "\n", 1);
+        buf_done(&line);
     }
     w->live_lines = w->n;
     if (b.data)

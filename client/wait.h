@@ -24,6 +24,7 @@ struct wait_options {
     int64_t timeout_ms; /* 0: no limit */
     FILE *progress;     /* NULL: none */
     bool live;          /* progress is a terminal: redraw lines in place */
+    size_t width;       /* its width: live lines are cut to fit (0: no limit) */
     int64_t poll_ms;    /* 0: WAIT_POLL_MS */
 };
 

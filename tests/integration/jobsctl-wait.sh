@@ -91,6 +91,11 @@ if command -v script >/dev/null 2>&1; then
     like "$(cat "$T/tty")" "$(printf '\033')\\[K?run [0-9]+  (PENDING|RUNNING)" "a live line with the state"
     like "$(cat "$T/tty")" "run [0-9]+  TERMINATED SUCCESS +2/2 tasks +26s +w-ok" "ends with the final state"
     ok $(grep -qE '^[0-9]{4}-[0-9]{2}-[0-9]{2} ' "$T/tty"; [ $? -ne 0 ]; echo $?) "no timestamped lines"
+    TERM=xterm JOBSD_SOCKET=$SOCK script -qec "stty cols 30; $JOBSCTL run-now $good --wait" \
+        /dev/null >"$T/tty" 2>&1 </dev/null
+    is "$?" 0 "on a narrow terminal too"
+    is "$(tr '\r' '\n' <"$T/tty" | grep 'run [0-9]*  ' | sed 's/.*\[K//' | awk 'length > 29' | wc -l)" 0 \
+        "live lines are cut to its width, so redrawing never wraps"
 else
     tap_n=$((tap_n + 1))
     echo "ok $tap_n # SKIP script(1) is not installed"

@@ -103,8 +103,7 @@ static void test_progress_lines(void)
            "a timestamped line");
     buf_reset(&b);
     is_int(progress_live_line(&v, 72000, &b), 0, "progress_live_line");
-    is_str(b.data, "run 42  RUNNING                       1/3 tasks  1m12s    nightly etl",
-           "a live line");
+    is_str(b.data, "run 42  RUNNING             1/3 tasks  1m12s   nightly etl", "a live line");
     buf_reset(&b);
     v.name[0] = 0;
     v.tasks_total = 0;
