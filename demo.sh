@@ -135,6 +135,9 @@ cat "$T/failed.out"
 echo "(exit status $status: the run failed)"
 failed=$(sed -n 's/^run \([0-9]*\) .*/\1/p' "$T/failed.out")
 
+say "The workspace's view of it, through jobsd (which archives what passes)"
+run jobsctl runs get "$failed"
+
 say "The archive keeps it, and its output, after the workspace forgets it"
 run jobsctl history get "$failed"
 run jobsctl history output "$failed"
