@@ -185,6 +185,22 @@ static int parse_reply(const struct xfer *x, struct json_object **ret)
     return 0;
 }
 
+/* Says on stderr when an answer is not the workspace's current one: a
+ * stale copy (the workspace failed) or the archive's (it no longer has it). */
+static void note_source(const struct xfer *x)
+{
+    int64_t age;
+    char took[FORMAT_MAX];
+    if (streq(x->source, "stale")) {
+        if (parse_int64(x->age, &age) == 0)
+            fprintf(stderr, "jobsctl: note: a stale copy, %s old: the workspace did not answer\n",
+                    format_duration(age * 1000, took, sizeof(took)));
+        else
+            fputs("jobsctl: note: a stale copy: the workspace did not answer\n", stderr);
+    } else if (streq(x->source, "archive"))
+        fputs("jobsctl: note: from jobsd's archive: the workspace no longer gives it\n", stderr);
+}
+
 /* Shows an answer: as it came (--json), as a table, or as indented JSON. */
 static int show(enum endpoint_id id, const struct xfer *x)
 {
@@ -197,6 +213,8 @@ static int show(enum endpoint_id id, const struct xfer *x)
     int r = parse_reply(x, &o);
     if (r)
         return r;
+    if (id < _ENDPOINT_MAX && endpoint_get(id)->scope != SCOPE_LOCAL)
+        note_source(x);
     r = view_table(id, o, &t);
     if (r == -EOPNOTSUPP) {
         if (json_object_object_length(o) > 0)

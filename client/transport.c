@@ -106,11 +106,12 @@ static size_t on_header(char *p, size_t size, size_t nmemb, void *userdata)
     size_t n = size * nmemb;
     if (startswith(p, "HTTP/")) {
         /* A new answer (after a 100 Continue): forget the last one's. */
-        x->source[0] = x->wait[0] = 0;
+        x->source[0] = x->wait[0] = x->age[0] = 0;
         x->status = 0;
     }
     header_value(p, n, JOBSD_HEADER_SOURCE, x->source, sizeof(x->source));
     header_value(p, n, JOBSD_HEADER_WAIT, x->wait, sizeof(x->wait));
+    header_value(p, n, JOBSD_HEADER_AGE, x->age, sizeof(x->age));
     return n;
 }
 

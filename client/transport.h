@@ -41,6 +41,7 @@ struct xfer {
     struct buf body; /* the answer, unless streamed */
     char source[16]; /* X-Jobsd-Source */
     char wait[16];   /* X-Jobsd-Wait */
+    char age[24];    /* Age in seconds, on cached and stale answers */
     xfer_data_t on_data;
     void *userdata;
     const char *cache_control; /* a Cache-Control request header, or NULL */

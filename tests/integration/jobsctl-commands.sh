@@ -174,4 +174,13 @@ jc jobs get "$job2"
 is "$rc" 6 "a deleted job is an API error"
 like "$(cat "$T/err")" "^jobsctl: INVALID_PARAMETER_VALUE: Job $job2 does not exist. \(HTTP 400\)$" "one line with error_code and message"
 
+# A run the workspace no longer has: jobsd answers from its archive, and
+# jobsctl says so.
+jc runs delete "$run"
+is "$rc" 0 "runs delete of an archived run"
+jc runs get "$run"
+is "$rc" 0 "runs get still answers, from the archive"
+golden runs-get.txt "in the same shape as the workspace's"
+is "$(cat "$T/err")" "jobsctl: note: from jobsd's archive: the workspace no longer gives it" "with a note on stderr"
+
 done_testing
