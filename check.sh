@@ -8,15 +8,16 @@
 #   ./check.sh               both passes
 #   ./check.sh plain         only the plain pass
 #   ./check.sh sanitizers    only the sanitizer pass
+#   ./check.sh deps          only install what is missing (demo.sh uses it)
 set -u
 
 cd "$(dirname "$0")" || exit 1
 top=$(pwd)
 passes=${1:-"plain sanitizers"}
 case "$passes" in
-plain | sanitizers | "plain sanitizers") ;;
+plain | sanitizers | "plain sanitizers" | deps) ;;
 *)
-    echo "usage: $0 [plain|sanitizers]" >&2
+    echo "usage: $0 [plain|sanitizers|deps]" >&2
     exit 2
     ;;
 esac
@@ -53,6 +54,8 @@ if [ -n "$missing" ]; then
         exit 1
     }
 fi
+
+[ "$passes" = deps ] && exit 0
 
 # The official Databricks SDK for JavaScript, for tests/integration/sdk-js.sh
 # (skipped, saying why, when node or npm is missing or the install fails).
