@@ -124,11 +124,15 @@ const char *http_status_reason(int status)
 
 int api_error_build(const char *code, const char *message, struct json_object **ret)
 {
+    /* Messages quote what clients sent (a path, a query value) and cut
+     * what the workspace said: keep the body UTF-8, as JSON must be. */
+    _cleanup_free_ char *c = strdup(code ? code : ""), *m = strdup(message ? message : "");
     _cleanup_json_ struct json_object *o = json_object_new_object();
-    if (!o)
+    if (!c || !m || !o)
         return -ENOMEM;
-    if (json_add_string(o, "error_code", code) < 0 ||
-        json_add_string(o, "message", message ? message : "") < 0)
+    utf8_scrub(c);
+    utf8_scrub(m);
+    if (json_add_string(o, "error_code", c) < 0 || json_add_string(o, "message", m) < 0)
         return -ENOMEM;
     *ret = TAKE_PTR(o);
     return 0;

@@ -29,40 +29,6 @@ static bool is_delimiter(const char *p, const char *end)
     return p == end || is_json_space(*p) || *p == ',' || *p == ']' || *p == '}' || *p == ':';
 }
 
-/* Length of the well-formed UTF-8 sequence at p (RFC 3629: no overlong
- * forms, no surrogates, nothing above U+10FFFF), or 0. */
-static size_t utf8_sequence(const unsigned char *p, const unsigned char *end)
-{
-    unsigned char c = p[0];
-    size_t n;
-    unsigned lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
-
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xc2 && c <= 0xdf)
-        n = 2;
-    else if (c >= 0xe0 && c <= 0xef) {
-        n = 3;
-        if (c == 0xe0)
-            lo = 0xa0;
-        else if (c == 0xed)
-            hi = 0x9f;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-        n = 4;
-        if (c == 0xf0)
-            lo = 0x90;
-        else if (c == 0xf4)
-            hi = 0x8f;
-    } else
-        return 0;
-    if ((size_t)(end - p) < n || p[1] < lo || p[1] > hi)
-        return 0;
-    for (size_t i = 2; i < n; i++)
-        if (p[i] < 0x80 || p[i] > 0xbf)
-            return 0;
-    return n;
-}
-
 /* Checks the tokens of RFC 8259 that json-c is lenient about even in strict
  * mode: single-quoted strings, raw control characters in strings, NaN and
  * Infinity, overlong or surrogate UTF-8, and integers beyond int64 (which it
@@ -111,7 +77,7 @@ static int json_lex_check(const char *buf, size_t len, struct json_error *err)
                                          (size_t)(p - buf));
                     continue;
                 }
-                size_t n = utf8_sequence((const unsigned char *)p, (const unsigned char *)end);
+                size_t n = utf8_sequence(p, end);
                 if (n == 0)
                     return json_fail(err, -EBADMSG, "Invalid JSON at offset %zu: invalid UTF-8",
                                      (size_t)(p - buf));

@@ -326,3 +326,49 @@ char *buf_steal(struct buf *b, size_t *ret_len)
     b->len = b->cap = 0;
     return p;
 }
+
+size_t utf8_sequence(const char *s, const char *end)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    unsigned char c = p[0];
+    size_t n;
+    unsigned lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xc2 && c <= 0xdf)
+        n = 2;
+    else if (c >= 0xe0 && c <= 0xef) {
+        n = 3;
+        if (c == 0xe0)
+            lo = 0xa0;
+        else if (c == 0xed)
+            hi = 0x9f;
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        n = 4;
+        if (c == 0xf0)
+            lo = 0x90;
+        else if (c == 0xf4)
+            hi = 0x8f;
+    } else
+        return 0;
+    if ((size_t)(end - s) < n || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < n; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return n;
+}
+
+void utf8_scrub(char *s)
+{
+    char *end = s + strlen(s);
+    while (s < end) {
+        size_t n = utf8_sequence(s, end);
+        if (n == 0) {
+            *s++ = '?';
+            continue;
+        }
+        s += n;
+    }
+}

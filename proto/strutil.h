@@ -10,6 +10,13 @@
 
 #include "proto/macro.h"
 
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong
+ * forms, no surrogates, nothing above U+10FFFF), or 0; end bounds it. */
+size_t utf8_sequence(const char *s, const char *end) _pure_;
+/* Replaces, in place, each byte of s that starts no well-formed UTF-8
+ * sequence with '?', so that s may go into JSON (whose text is UTF-8). */
+void utf8_scrub(char *s);
+
 /* Decimal, optional leading '-', no spaces, no trailing text.
  * Return 0, -EINVAL (not a number) or -ERANGE; ret untouched on failure. */
 int parse_int64(const char *s, int64_t *ret);

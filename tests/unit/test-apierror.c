@@ -106,6 +106,19 @@ static void test_build(void)
     api_error_parse(404, body, strlen(body), &e);
     is_str(e.code, "ENDPOINT_NOT_FOUND", "built body parses back: code");
     is_str(e.message, "No API found for 'GET /api/2.2/x\"y'", "built body parses back: message");
+
+    /* A path that is not UTF-8 (found by tests/fuzz/fuzz-router): the body
+     * stays JSON, the bad bytes become '?', good ones stay. */
+    _cleanup_free_ char *bad = api_error_body("ENDPOINT_NOT_FOUND", "No API found for '%s'",
+                                              "/a\xff\xc3\xa9\xed\xa0\x80z");
+    is_str(bad,
+           "{\"error_code\":\"ENDPOINT_NOT_FOUND\",\"message\":\"No API found for "
+           "'/a?\xc3\xa9???z'\"}",
+           "invalid UTF-8 in a message is replaced");
+    struct json_object *o = NULL;
+    ok(json_parse_object(bad, strlen(bad), JSON_SIZE_MAX, JSON_DEPTH_MAX, &o, NULL) == 0,
+       "the body with invalid UTF-8 replaced is strict JSON");
+    json_object_put(o);
 }
 
 static void test_predicates(void)
