@@ -225,6 +225,35 @@ static void oauth_error(const char *body, size_t len, char *out, size_t n)
     }
 }
 
+/* What the token endpoint's answer means: 0 with a new token in a, else
+ * why it is of no use. body is NUL-terminated. */
+static int take_reply(struct auth *a, long status, const char *body, size_t len, uint64_t now)
+{
+    int r;
+    if (status == 400 || status == 401 || status == 403) {
+        char why[256] = "";
+        r = -EACCES;
+        oauth_error(body, len, why, sizeof(why));
+        log_error("OAuth token endpoint refused the client credentials (HTTP %ld%s%s)", status,
+                  why[0] ? ": " : "", why);
+    } else if (status != 200) {
+        r = -EPROTO;
+        log_warning("OAuth token endpoint answered HTTP %ld", status);
+    } else {
+        r = parse_token(a, body, len, now);
+        if (r < 0)
+            log_warning_errno(r, "OAuth token endpoint sent an unusable answer: %m");
+    }
+    return r;
+}
+
+int auth_take_reply(struct auth *a, long status, const char *body, size_t len)
+{
+    if (a->kind != AUTH_OAUTH_M2M || !body || body[len] != '\0')
+        return -EINVAL;
+    return take_reply(a, status, body, len, now_usec(a));
+}
+
 static int on_retry_timer(sd_event_source *s, uint64_t usec, void *userdata)
 {
     struct auth *a = userdata;
@@ -271,20 +300,8 @@ static void on_fetch_done(CURL *easy, CURLcode result, void *userdata)
             : result == CURLE_COULDNT_RESOLVE_HOST ? -EHOSTUNREACH
                                                    : -EPROTO;
         log_warning_errno(r, "OAuth token request failed: %s", curl_easy_strerror(result));
-    } else if (status == 400 || status == 401 || status == 403) {
-        char why[256] = "";
-        r = -EACCES;
-        oauth_error(a->body.data, a->body.len, why, sizeof(why));
-        log_error("OAuth token endpoint refused the client credentials (HTTP %ld%s%s)", status,
-                  why[0] ? ": " : "", why);
-    } else if (status != 200) {
-        r = -EPROTO;
-        log_warning("OAuth token endpoint answered HTTP %ld", status);
-    } else {
-        r = parse_token(a, a->body.data ? a->body.data : "", a->body.len, now);
-        if (r < 0)
-            log_warning_errno(r, "OAuth token endpoint sent an unusable answer: %m");
-    }
+    } else
+        r = take_reply(a, status, a->body.data ? a->body.data : "", a->body.len, now);
     fetch_cleanup(a);
 
     if (r < 0)

@@ -61,6 +61,12 @@ int auth_header(struct auth *a, const char **ret_header, unsigned *ret_generatio
  * auth_header()). For a PAT: false, nothing to refresh. */
 bool auth_reject(struct auth *a, unsigned generation);
 
+/* For tests: takes status and body (len bytes, then a NUL) as the answer
+ * of the token endpoint to an OAuth fetch, as the fetch's completion does:
+ * 0 with a new token, -EACCES (refused), -EPROTO (another status),
+ * -EBADMSG (an unusable token reply), -EINVAL (not OAuth). */
+int auth_take_reply(struct auth *a, long status, const char *body, size_t len);
+
 struct auth_stats {
     enum auth_kind kind;
     unsigned token_requests; /* fetches started */
