@@ -46,11 +46,4 @@ TESTS += \
 # The golden files: NN.in (+ NN.env, NN.args, NN.cfg, NN.creds) -> NN.ok.
 EXTRA_DIST += tests/config doc/internals/config.md
 
-# Fuzzing: tests/fuzz/fuzz-config.c is a libFuzzer target; fuzz-main.c runs
-# it over the seed corpus and a few seconds of mutations in `make check`.
-check_PROGRAMS += tests/fuzz/fuzz-config
-tests_fuzz_fuzz_config_SOURCES = tests/fuzz/fuzz-config.c tests/fuzz/fuzz-main.c
-tests_fuzz_fuzz_config_CFLAGS = $(CONFIG_TEST_CFLAGS)
-tests_fuzz_fuzz_config_LDADD = $(CONFIG_LIBS)
-TESTS += tests/fuzz/fuzz-config
-EXTRA_DIST += tests/fuzz/corpus-config
+# Its fuzz target (tests/fuzz/fuzz-config.c) is built in tests/fuzz/local.mk.

@@ -3,9 +3,9 @@
  * loads must print as text that loads again to the same settings (unless the
  * input itself held a secret, which the printed text withholds).
  *
- * With clang -fsanitize=fuzzer this is a libFuzzer target. Without it,
+ * With clang -fsanitize=fuzzer this is a libFuzzer target (libfuzzer-config);
  * fuzz-main.c runs it over the seed corpus and a few seconds of simple
- * mutations, which is what `make check` does. */
+ * mutations under any compiler (fuzz-config). Both run in `make check`. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -18,18 +18,11 @@
 #include "proto/cleanup.h"
 #include "proto/log.h"
 #include "proto/strutil.h"
+#include "tests/fuzz/fuzz-util.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char dir[256];
 static char conf_path[300], cfg_path[300], printed_path[300], home_env[300];
-
-static void quiet(int level, const char *line, void *userdata)
-{
-    (void)level;
-    (void)line;
-    (void)userdata;
-}
 
 static int write_file(const char *path, const void *data, size_t size)
 {
@@ -45,29 +38,11 @@ static int write_file(const char *path, const void *data, size_t size)
 
 static void setup(void)
 {
-    /* Thousands of small files a second: memory beats a journaled disk. */
-    const char *base = getenv("TMPDIR");
-    if (isempty(base))
-        base = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    snprintf(dir, sizeof(dir), "%s/jobsd-fuzz-config.XXXXXX", base);
-    if (!mkdtemp(dir))
-        abort();
+    const char *dir = fuzz_scratch("config");
     snprintf(conf_path, sizeof(conf_path), "%s/jobsd.conf", dir);
     snprintf(cfg_path, sizeof(cfg_path), "%s/.databrickscfg", dir);
     snprintf(printed_path, sizeof(printed_path), "%s/printed.conf", dir);
     snprintf(home_env, sizeof(home_env), "HOME=%s", dir);
-    log_set_sink(quiet, NULL);
-}
-
-void fuzz_config_cleanup(void);
-void fuzz_config_cleanup(void)
-{
-    if (!dir[0])
-        return;
-    unlink(conf_path);
-    unlink(cfg_path);
-    unlink(printed_path);
-    rmdir(dir);
 }
 
 static bool secret_from(const struct config *c, const char *path)
@@ -82,7 +57,7 @@ static bool secret_from(const struct config *c, const char *path)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!dir[0])
+    if (!conf_path[0])
         setup();
     if (size > 64 * 1024)
         return 0;

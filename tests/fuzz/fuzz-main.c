@@ -1,11 +1,15 @@
 /* A stand-in for libFuzzer's driver, so that `make check` exercises fuzz
- * targets with any compiler: runs the target over every file of the seed
- * corpus, then over deterministic mutations of them for a time budget.
+ * targets with any compiler: runs the target over every file of its seed
+ * corpus, then over deterministic mutations of them (flips, cuts, splices
+ * and words of the target's libFuzzer dictionary) for a time budget.
+ * Built once per target with FUZZ_TARGET set to its name ("config").
  *
- *   fuzz-config [FILE...]            only these inputs
- *   fuzz-config                      corpus + mutations
- *   FUZZ_SECONDS=N (default 3), FUZZ_CORPUS=DIR (default the source tree's)
- * Prints TAP: one line for the corpus, one for the mutations. */
+ *   fuzz-NAME [FILE...]              only these inputs (a crash reproducer)
+ *   fuzz-NAME                        corpus + mutations
+ *   FUZZ_SECONDS=N (default 3), FUZZ_CORPUS=DIR (default
+ *   tests/fuzz/corpus-NAME), FUZZ_DICT=FILE (default tests/fuzz/NAME.dict)
+ * Prints TAP: one line for the corpus, one for the mutations. A target that
+ * finds a bug aborts, which fails the test. */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -17,10 +21,11 @@
 #include "proto/strutil.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-void fuzz_config_cleanup(void);
 
 #define FUZZ_MAX_INPUT (16 * 1024)
-#define MAX_SEEDS 256
+#define MAX_SEEDS 512
+#define MAX_WORDS 512
+#define WORD_MAX 128
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
 
@@ -49,59 +54,73 @@ static char *read_all(const char *path, size_t *ret_len)
     return buf_steal(&b, ret_len);
 }
 
-/* Words that make mutations reach deeper than random bytes would. */
-static const char *const dictionary[] = {
-    "[server]\n",
-    "[workspace]\n",
-    "[upstream]\n",
-    "[daemon]\n",
-    "[archive]\n",
-    "[DEFAULT]\n",
-    "[__settings__]\n",
-    " = ",
-    "=",
-    " #",
-    " ;",
-    "\"",
-    "\n",
-    "\r\n",
-    "\xef\xbb\xbf",
-    "tcp",
-    "127.0.0.1:8080",
-    "[::1]:1",
-    "rate",
-    "0.125/s",
-    "socket_mode",
-    "0777",
-    "~/",
-    "token",
-    "client_id",
-    "client_secret",
-    "auth_type",
-    "oauth-m2m",
-    "pat",
-    "host",
-    "profile",
-    "default_profile",
-    "(redacted)",
-    "(unset)",
-    "connection_memory",
-    "1M",
-    "99999999999999999999",
-    "request_timeout",
-    "1500ms",
-    "max_connections",
-    "socket_group",
-    "log_level",
-    "debug",
+/* Words that make mutations reach deeper than random bytes would: the
+ * quoted strings of a libFuzzer dictionary (name="value" or "value", with
+ * \\, \" and \xNN escapes). */
+struct word {
+    char text[WORD_MAX];
+    size_t len;
 };
+static struct word words[MAX_WORDS];
+static size_t n_words;
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+static void load_dictionary(const char *path)
+{
+    FILE *f = fopen(path, "re");
+    char line[1024];
+    if (!f)
+        return;
+    while (n_words < MAX_WORDS && fgets(line, sizeof(line), f)) {
+        const char *p = line + strspn(line, " \t");
+        if (*p == '#')
+            continue;
+        p = strchr(p, '"');
+        if (!p)
+            continue;
+        struct word *w = &words[n_words];
+        w->len = 0;
+        for (p++; *p && *p != '"' && w->len < WORD_MAX; p++) {
+            char c = *p;
+            if (c == '\\' && p[1] == 'x' && hex_digit(p[2]) >= 0 && hex_digit(p[3]) >= 0) {
+                c = (char)(hex_digit(p[2]) * 16 + hex_digit(p[3]));
+                p += 3;
+            } else if (c == '\\' && p[1]) {
+                c = *++p;
+            }
+            w->text[w->len++] = c;
+        }
+        if (*p == '"' && w->len > 0)
+            n_words++;
+    }
+    fclose(f);
+}
+
+static size_t insert(char *buf, size_t len, size_t cap, size_t at, const char *w, size_t wl)
+{
+    if (len + wl > cap)
+        return len;
+    memmove(buf + at + wl, buf + at, len - at);
+    memcpy(buf + at, w, wl);
+    return len + wl;
+}
 
 static size_t mutate(char *buf, size_t len, size_t cap)
 {
     unsigned n = 1 + (unsigned)(next_random() % 4);
     for (unsigned k = 0; k < n; k++) {
         size_t at = len ? (size_t)(next_random() % (len + 1)) : 0;
-        switch (next_random() % 4) {
+        switch (next_random() % 6) {
         case 0: /* flip a byte */
             if (len)
                 buf[at % len] = (char)next_random();
@@ -114,16 +133,22 @@ static size_t mutate(char *buf, size_t len, size_t cap)
                 len -= del;
             }
             break;
-        default: { /* insert a dictionary word */
-            const char *w = dictionary[next_random() % ELEMENTSOF(dictionary)];
-            size_t wl = strlen(w);
-            if (len + wl > cap)
-                break;
-            memmove(buf + at + wl, buf + at, len - at);
-            memcpy(buf + at, w, wl);
-            len += wl;
+        case 2: /* copy a run of the input elsewhere */
+            if (len) {
+                char tmp[64];
+                size_t from = (size_t)(next_random() % len);
+                size_t want = 1 + (size_t)(next_random() % sizeof(tmp));
+                size_t cp = MIN(want, len - from);
+                memcpy(tmp, buf + from, cp);
+                len = insert(buf, len, cap, at, tmp, cp);
+            }
             break;
-        }
+        default: /* insert a dictionary word */
+            if (n_words) {
+                const struct word *w = &words[next_random() % n_words];
+                len = insert(buf, len, cap, at, w->text, w->len);
+            }
+            break;
         }
     }
     return len;
@@ -141,13 +166,14 @@ int main(int argc, char **argv)
             }
             LLVMFuzzerTestOneInput((const uint8_t *)d, len);
         }
-        fuzz_config_cleanup();
         return 0;
     }
 
     const char *corpus = getenv("FUZZ_CORPUS");
     if (isempty(corpus))
-        corpus = TOP_SRCDIR "/tests/fuzz/corpus-config";
+        corpus = TOP_SRCDIR "/tests/fuzz/corpus-" FUZZ_TARGET;
+    const char *dict = getenv("FUZZ_DICT");
+    load_dictionary(isempty(dict) ? TOP_SRCDIR "/tests/fuzz/" FUZZ_TARGET ".dict" : dict);
     const char *secs = getenv("FUZZ_SECONDS");
     int seconds = 3;
     if (!isempty(secs) && (parse_int(secs, &seconds) < 0 || seconds < 0))
@@ -172,7 +198,7 @@ int main(int argc, char **argv)
 
     for (size_t i = 0; i < n; i++)
         LLVMFuzzerTestOneInput((const uint8_t *)seeds[i], seed_len[i]);
-    printf("ok 1 - %zu corpus inputs\n", n);
+    printf("ok 1 - %s: %zu corpus inputs\n", FUZZ_TARGET, n);
     fflush(stdout);
 
     static char buf[FUZZ_MAX_INPUT];
@@ -188,9 +214,9 @@ int main(int argc, char **argv)
             runs++;
         }
     }
-    printf("ok 2 - %lu mutated inputs in %d s\n1..2\n", runs, seconds);
+    printf("ok 2 - %s: %lu mutated inputs in %d s (%zu dictionary words)\n1..2\n", FUZZ_TARGET,
+           runs, seconds, n_words);
     for (size_t i = 0; i < n; i++)
         free(seeds[i]);
-    fuzz_config_cleanup();
     return 0;
 }
