@@ -157,7 +157,7 @@ static size_t outputs_of(int64_t run)
     return n;
 }
 
-static void test_discovery_and_wait(int64_t job)
+static int64_t test_discovery_and_wait(int64_t job)
 {
     struct sse s;
     char q[64];
@@ -224,6 +224,36 @@ static void test_discovery_and_wait(int64_t job)
     _cleanup_free_ char *after = NULL;
     is_int(wait_run(run, "?timeout=30", &after), 200, "a wait on an archived run");
     like(after, "X-Jobsd-Wait: terminal", "... answers at once from the archive");
+    return run;
+}
+
+/* A repair through jobsd of an archived run: tracked again, archived again
+ * with its repair history and the new task run's output. */
+static void test_repair(int64_t run)
+{
+    struct fwt_resp r;
+    is_int(fwt_post(jd->unix_client, "/api/2.2/jobs/runs/repair", &r,
+                    "{\"run_id\":%" PRId64 ",\"rerun_tasks\":[\"b\"]}", run),
+           200, "a repair through jobsd");
+    fwt_resp_done(&r);
+    _cleanup_free_ char *early = NULL;
+    is_int(wait_run(run, "?timeout=0", &early), 200, "a wait on it");
+    like(early, "X-Jobsd-Wait: timeout", "... no longer answers terminal at once");
+    fwt_advance(ws, 60 * 1000);
+    _cleanup_free_ char *a = NULL;
+    is_int(wait_run(run, "?timeout=30", &a), 200, "the repaired run's wait returns");
+    like(a, "X-Jobsd-Wait: terminal", "... on the repair's end");
+    uint64_t end = now_ms() + 10000;
+    size_t n = 0;
+    while ((n = outputs_of(run)) < 3 && now_ms() < end) {
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    is_int(n, 3, "the history has the outputs of the original and the repair");
+    fwt_get(jd->unix_client, &r, "/jobsd/v1/runs/%" PRId64, run);
+    is_int(fwt_len(r.json, "repair_history"), 2, "... and the repair history");
+    is_str(fwt_str(r.json, "repair_history.1.type"), "REPAIR", "... linking the repair");
+    fwt_resp_done(&r);
 }
 
 static void test_local_run(int64_t job)
@@ -282,7 +312,6 @@ static void test_faults(int64_t job)
     /* The wait may have been answered by a probe before a sweep met the
      * list's faults: they come soon after. */
     ok(status_reaches("poller.failures", failures + 1, 10000), "the poller met the faults");
-       failures_now);
     ok(status_reaches("poller.archived_runs", archived + 1, 30000), "the run is archived");
     is_int(outputs_of(run), 2, "... with both outputs");
 }
@@ -399,8 +428,9 @@ int main(void)
     int64_t job = fwt_create_job(ws, JOB_SETTINGS);
     ok(job > 0, "a job with two tasks, the second failing");
 
-    test_discovery_and_wait(job);
+    int64_t first = test_discovery_and_wait(job);
     test_local_run(job);
+    test_repair(first);
     test_faults(job);
     test_restart(job);
 
