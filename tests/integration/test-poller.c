@@ -463,11 +463,11 @@ static void test_backfill(void)
     fwt_call(ws2, "POST", "/__fake/seed", "{\"jobs\":3,\"runs\":40,\"active\":2,\"days\":20}", "",
              &r);
     fwt_resp_done(&r);
-    const char *const args[] = { "--set", "poller.enabled=yes",
-                                 "--set", "poller.backfill=yes",
-                                 "--set", "poller.interval_min=100ms",
-                                 "--set", "upstream.rate=500",
-                                 NULL };
+    const char *const args[] = {
+        "--set", "poller.enabled=yes",        "--set", "poller.backfill=yes",
+        "--set", "poller.interval_min=100ms", "--set", "upstream.rate=500",
+        "--set", "poller.export_views=CODE",  NULL
+    };
     struct jd *saved = jd;
     jd = jd_start(fwt_port(ws2), env, args);
     ok(status_reaches("poller.archived_runs", 40, 30000), "the backfill archives 40 finished runs");
@@ -477,6 +477,7 @@ static void test_backfill(void)
     is_int(fwt_int(r.json, "poller.archived_outputs"), 40, "... with an output for each task run");
     fwt_resp_done(&r);
     is_int(count_history(), 42, "the history has all 42 runs");
+    is_int(fwt_counter(ws2, "export_run"), 40, "poller.export_views: each task run exported");
     _cleanup_free_ char *notify = NULL;
     {
         char path[400];
