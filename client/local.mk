@@ -14,7 +14,8 @@ client_libjobsctl_a_SOURCES = \
 JOBSCTL_LIBS = client/libjobsctl.a $(PROTO_LIBS) $(CURL_LIBS)
 
 bin_PROGRAMS += client/jobsctl
-client_jobsctl_SOURCES = client/jobsctl.c
+client_jobsctl_SOURCES = client/jobsctl.c client/cli.h client/cli-output.c client/cli-request.c \
+	client/cli-commands.c
 client_jobsctl_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(CURL_CFLAGS)
 client_jobsctl_LDADD = $(JOBSCTL_LIBS)
 

@@ -24,3 +24,10 @@ sbin_PROGRAMS += daemon/jobsd
 daemon_jobsd_SOURCES = daemon/main.c
 daemon_jobsd_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(SYSTEMD_CFLAGS)
 daemon_jobsd_LDADD = $(JOBSD_LIBS)
+
+check_PROGRAMS += tests/unit/test-poller-delay
+tests_unit_test_poller_delay_SOURCES = tests/unit/test-poller-delay.c
+tests_unit_test_poller_delay_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS) $(SYSTEMD_CFLAGS) $(CURL_CFLAGS) \
+	$(SQLITE_CFLAGS)
+tests_unit_test_poller_delay_LDADD = tests/libtap.a $(JOBSD_LIBS)
+TESTS += tests/unit/test-poller-delay

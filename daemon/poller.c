@@ -346,6 +346,8 @@ static int on_kick(sd_event_source *s, void *userdata)
                     now >= p->backfill_not_before_usec;
     if (!p->cur && !ready && !sweeping && !backfill) {
         next = MIN(next, p->next_sweep_usec);
+        if (p->backfill_running && p->backfill_not_before_usec > now)
+            next = MIN(next, p->backfill_not_before_usec);
         if (next != UINT64_MAX)
             arm_timer(p, next);
         return 0;

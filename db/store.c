@@ -15,6 +15,8 @@
 #include "proto/json.h"
 #include "proto/log.h"
 
+_Static_assert(RUN_DETAIL_FINAL == 32, "STMT_RUN_REPAIR clears it by value");
+
 /* The schema, one string per version: schema.sql makes version 1 from an
  * empty file; migrate-N.sql (none yet) would take N-1 to N. */
 static const char schema_v1[] =
@@ -46,8 +48,9 @@ static const char *const stmt_sql[_STMT_MAX] = {
                         "dict = ?15, body = ?16 WHERE run_id = ?1",
     [STMT_RUN_SEEN] = "UPDATE runs SET last_seen_ms = ?2, forgotten_ms = 0 WHERE run_id = ?1",
     [STMT_RUN_FORGET] = "UPDATE runs SET forgotten_ms = ?2 WHERE run_id = ?1 AND forgotten_ms = 0",
+    /* A repair: its outputs are due again (32: RUN_DETAIL_FINAL). */
     [STMT_RUN_REPAIR] = "UPDATE runs SET latest_repair_id = max(latest_repair_id, ?2), "
-                        "detail = detail | ?3 WHERE run_id = ?1",
+                        "detail = (detail | ?3) & ~32 WHERE run_id = ?1",
     [STMT_RUN_FINAL] = "UPDATE runs SET detail = detail | ?2 WHERE run_id = ?1",
     [STMT_TASK_UPSERT] = "INSERT INTO task_runs (run_id, job_run_id, task_key, life_cycle, "
                          "result, start_time, end_time) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) "

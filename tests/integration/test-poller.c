@@ -34,7 +34,8 @@ static const char *const poll_args[] = {
     "--set", "poller.enabled=yes",        "--set", "poller.interval_min=100ms",
     "--set", "poller.interval_max=200ms", "--set", "poller.idle_interval=100ms",
     "--set", "poller.backfill=no",        "--set", "upstream.rate=200",
-    "--set", "upstream.max_attempts=1",   NULL
+    "--set", "upstream.max_attempts=1",   "--set", "cache.run_ttl=1s",
+    NULL
 };
 
 #define like(text, re, ...) like_at(text, re, __FILE__, __LINE__, __VA_ARGS__)
@@ -157,7 +158,19 @@ static size_t outputs_of(int64_t run)
     return n;
 }
 
-static void test_discovery_and_wait(int64_t job)
+/* Waits (bounded) for the archive to hold n outputs of run. */
+static size_t outputs_reach(int64_t run, size_t n, int timeout_ms)
+{
+    uint64_t end = now_ms() + (uint64_t)timeout_ms;
+    size_t got;
+    while ((got = outputs_of(run)) < n && now_ms() < end) {
+        struct timespec ts = { 0, 20 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
+    return got;
+}
+
+static int64_t test_discovery_and_wait(int64_t job)
 {
     struct sse s;
     char q[64];
@@ -220,10 +233,35 @@ static void test_discovery_and_wait(int64_t job)
     sse_close(&s);
 
     ok(status_reaches("poller.archived_runs", 1, 5000), "the run is archived");
-    is_int(outputs_of(run), 2, "... with the output of each of its 2 tasks");
+    is_int(outputs_reach(run, 2, 10000), 2, "... with the output of each of its 2 tasks");
     _cleanup_free_ char *after = NULL;
     is_int(wait_run(run, "?timeout=30", &after), 200, "a wait on an archived run");
     like(after, "X-Jobsd-Wait: terminal", "... answers at once from the archive");
+    return run;
+}
+
+/* A repair through jobsd of an archived run: tracked again, archived again
+ * with its repair history and the new task run's output. */
+static void test_repair(int64_t run)
+{
+    struct fwt_resp r;
+    is_int(fwt_post(jd->unix_client, "/api/2.2/jobs/runs/repair", &r,
+                    "{\"run_id\":%" PRId64 ",\"rerun_tasks\":[\"b\"]}", run),
+           200, "a repair through jobsd");
+    fwt_resp_done(&r);
+    _cleanup_free_ char *early = NULL;
+    is_int(wait_run(run, "?timeout=0", &early), 200, "a wait on it");
+    like(early, "X-Jobsd-Wait: timeout", "... no longer answers terminal at once");
+    fwt_advance(ws, 60 * 1000);
+    _cleanup_free_ char *a = NULL;
+    is_int(wait_run(run, "?timeout=30", &a), 200, "the repaired run's wait returns");
+    like(a, "X-Jobsd-Wait: terminal", "... on the repair's end");
+    is_int(outputs_reach(run, 3, 10000), 3,
+           "the history has the outputs of the original and the repair");
+    fwt_get(jd->unix_client, &r, "/jobsd/v1/runs/%" PRId64, run);
+    is_int(fwt_len(r.json, "repair_history"), 2, "... and the repair history");
+    is_str(fwt_str(r.json, "repair_history.1.type"), "REPAIR", "... linking the repair");
+    fwt_resp_done(&r);
 }
 
 static void test_local_run(int64_t job)
@@ -254,6 +292,86 @@ static void test_local_run(int64_t job)
     fwt_resp_done(&r);
 }
 
+static int64_t count_history(void);
+static int64_t count_history_of(int64_t job);
+
+/* A proxied runs/get of an active run stays fresh past its TTL while the
+ * poller sees the run unchanged, and is dropped when it changes. */
+static void test_cache_feed(int64_t job)
+{
+    struct fwt_resp r;
+    int64_t run = fwt_run_now(ws, job);
+    _cleanup_free_ char *w = NULL;
+    is_int(wait_run(run, "?timeout=1", &w), 200, "a run the poller follows");
+    char path[128];
+    snprintf(path, sizeof(path), "/api/2.2/jobs/runs/get?run_id=%" PRId64, run);
+    is_int(fwt_call(jd->unix_client, "GET", path, NULL, "", &r), 200, "proxied runs/get");
+    fwt_resp_done(&r);
+    int64_t gets = fwt_counter(ws, "get_run");
+    /* Past cache.run_ttl (1 s): only the poller keeps it fresh. */
+    struct timespec ts = { 1, 500 * 1000 * 1000 };
+    nanosleep(&ts, NULL);
+    is_int(fwt_call(jd->unix_client, "GET", path, NULL, "", &r), 200, "... again after its TTL");
+    is_str(r.source, "cache", "... fresh from the cache: the poller saw it unchanged");
+    fwt_resp_done(&r);
+    is_int(fwt_counter(ws, "get_run") - gets, 0, "... without asking the workspace");
+    fwt_advance(ws, 60 * 1000);
+    _cleanup_free_ char *a = NULL;
+    is_int(wait_run(run, "?timeout=30", &a), 200, "the run ends");
+    is_int(fwt_call(jd->unix_client, "GET", path, NULL, "", &r), 200, "proxied runs/get");
+    is_str(fwt_str(r.json, "state.life_cycle_state"), "TERMINATED",
+           "... is the new state, not the cached one");
+    fwt_resp_done(&r);
+}
+
+/* poller.track = local: only runs started (or waited for) through jobsd;
+ * track = jobs: only the listed jobs' runs. */
+static void test_track_modes(int64_t job)
+{
+    struct fwt_resp r;
+    struct jd *saved = jd;
+    int64_t other = fwt_create_job(ws, "{\"name\":\"other\",\"tasks\":[{\"task_key\":\"a\","
+                                       "\"notebook_task\":{\"notebook_path\":\"/ok\"}}]}");
+    char jobs[64], *args[32];
+    size_t n = 0;
+    for (; poll_args[n]; n++)
+        args[n] = (char *)poll_args[n];
+    args[n++] = (char *)"--set";
+    args[n++] = (char *)"poller.track=local";
+    args[n] = NULL;
+    jd = jd_start(fwt_port(ws), env, (const char *const *)args);
+    int64_t outside = fwt_run_now(ws, job);
+    fwt_post(jd->unix_client, "/api/2.2/jobs/run-now", &r, "{\"job_id\":%" PRId64 "}", other);
+    int64_t local = fwt_int(r.json, "run_id");
+    fwt_resp_done(&r);
+    fwt_advance(ws, 60 * 1000);
+    _cleanup_free_ char *a = NULL;
+    is_int(wait_run(local, "?timeout=30", &a), 200, "track=local: a run started through jobsd");
+    like(a, "X-Jobsd-Wait: terminal", "... is followed to its end");
+    ok(status_reaches("poller.archived_runs", 1, 5000), "... and archived");
+    is_int(count_history(), 1, "... and the run started elsewhere is not");
+    jd_stop(jd);
+
+    snprintf(jobs, sizeof(jobs), "poller.jobs=%" PRId64, other);
+    args[n - 1] = (char *)"poller.track=jobs";
+    args[n++] = (char *)"--set";
+    args[n++] = jobs;
+    args[n] = NULL;
+    jd = jd_start(fwt_port(ws), env, (const char *const *)args);
+    outside = fwt_run_now(ws, job);
+    int64_t listed = fwt_run_now(ws, other);
+    ok(status_reaches("poller.tracked_runs", 1, 5000),
+       "track=jobs: the listed job's run is tracked");
+    fwt_advance(ws, 60 * 1000);
+    ok(status_reaches("poller.archived_runs", 1, 5000), "... and archived");
+    _cleanup_free_ char *b = NULL;
+    is_int(wait_run(listed, "?timeout=0", &b), 200, "... and known");
+    is_int(count_history_of(job), 0, "... and the other job's run is not");
+    (void)outside;
+    jd_stop(jd);
+    jd = saved;
+}
+
 static void test_faults(int64_t job)
 {
     long failures = status_int("poller.failures");
@@ -282,9 +400,8 @@ static void test_faults(int64_t job)
     /* The wait may have been answered by a probe before a sweep met the
      * list's faults: they come soon after. */
     ok(status_reaches("poller.failures", failures + 1, 10000), "the poller met the faults");
-       failures_now);
     ok(status_reaches("poller.archived_runs", archived + 1, 30000), "the run is archived");
-    is_int(outputs_of(run), 2, "... with both outputs");
+    is_int(outputs_reach(run, 2, 10000), 2, "... with both outputs");
 }
 
 static void test_restart(int64_t job)
@@ -303,8 +420,7 @@ static void test_restart(int64_t job)
     _cleanup_free_ char *a = NULL;
     is_int(wait_run(run, "?timeout=30", &a), 200, "its wait returns after the restart");
     like(a, "X-Jobsd-Wait: terminal", "... on the finish");
-    ok(status_reaches("poller.archived_runs", 1, 5000), "it is archived");
-    is_int(outputs_of(run), 2, "... with both outputs");
+    is_int(outputs_reach(run, 2, 10000), 2, "it is archived with both outputs");
 }
 
 static void test_expiry(int64_t run)
@@ -319,16 +435,24 @@ static void test_expiry(int64_t run)
     is_str(r.source, "archive", "... from the archive");
     is_str(fwt_str(r.json, "state.result_state"), "FAILED", "... with its final state");
     fwt_resp_done(&r);
-    is_int(outputs_of(run), 2, "its outputs are still in the history");
+    is_int(outputs_reach(run, 2, 10000), 2, "its outputs are still in the history");
+}
+
+static int64_t count_history_of(int64_t job)
+{
+    struct fwt_resp r;
+    if (job)
+        fwt_get(jd->unix_client, &r, "/jobsd/v1/runs?limit=1000&job_id=%" PRId64, job);
+    else
+        fwt_call(jd->unix_client, "GET", "/jobsd/v1/runs?limit=1000", NULL, "", &r);
+    int64_t n = (int64_t)fwt_len(r.json, "runs");
+    fwt_resp_done(&r);
+    return n;
 }
 
 static int64_t count_history(void)
 {
-    struct fwt_resp r;
-    fwt_call(jd->unix_client, "GET", "/jobsd/v1/runs?limit=1000", NULL, "", &r);
-    int64_t n = (int64_t)fwt_len(r.json, "runs");
-    fwt_resp_done(&r);
-    return n;
+    return count_history_of(0);
 }
 
 static void test_backfill(void)
@@ -339,11 +463,11 @@ static void test_backfill(void)
     fwt_call(ws2, "POST", "/__fake/seed", "{\"jobs\":3,\"runs\":40,\"active\":2,\"days\":20}", "",
              &r);
     fwt_resp_done(&r);
-    const char *const args[] = { "--set", "poller.enabled=yes",
-                                 "--set", "poller.backfill=yes",
-                                 "--set", "poller.interval_min=100ms",
-                                 "--set", "upstream.rate=500",
-                                 NULL };
+    const char *const args[] = {
+        "--set", "poller.enabled=yes",        "--set", "poller.backfill=yes",
+        "--set", "poller.interval_min=100ms", "--set", "upstream.rate=500",
+        "--set", "poller.export_views=CODE",  NULL
+    };
     struct jd *saved = jd;
     jd = jd_start(fwt_port(ws2), env, args);
     ok(status_reaches("poller.archived_runs", 40, 30000), "the backfill archives 40 finished runs");
@@ -353,6 +477,7 @@ static void test_backfill(void)
     is_int(fwt_int(r.json, "poller.archived_outputs"), 40, "... with an output for each task run");
     fwt_resp_done(&r);
     is_int(count_history(), 42, "the history has all 42 runs");
+    is_int(fwt_counter(ws2, "export_run"), 40, "poller.export_views: each task run exported");
     _cleanup_free_ char *notify = NULL;
     {
         char path[400];
@@ -399,8 +524,10 @@ int main(void)
     int64_t job = fwt_create_job(ws, JOB_SETTINGS);
     ok(job > 0, "a job with two tasks, the second failing");
 
-    test_discovery_and_wait(job);
+    int64_t first = test_discovery_and_wait(job);
     test_local_run(job);
+    test_repair(first);
+    test_cache_feed(job);
     test_faults(job);
     test_restart(job);
 
@@ -409,6 +536,7 @@ int main(void)
     int64_t last = fwt_int(r.json, "runs.0.run_id");
     fwt_resp_done(&r);
     test_expiry(last);
+    test_track_modes(job);
     test_backfill();
 
     is_int(jd_stop(jd), 0, "jobsd stops cleanly");

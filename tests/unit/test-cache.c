@@ -353,6 +353,39 @@ static void test_store_lookup(void)
     is_int(cache_store(c, "n", 200, NULL, 0, &job, T0), -EINVAL, "no body is refused");
 }
 
+/* The poller keeps an active run's runs/get fresh while it sees the run
+ * unchanged: only CACHE_RUN entries of that run, never shortened, never a
+ * terminal one. */
+static void test_extend(void)
+{
+    _cleanup_(cache_freep) struct cache *c = cache_small(1 * MIB, 100);
+    const struct cache_tags run = { .class = CACHE_RUN, .job_id = 1, .run_id = 10 };
+    const struct cache_tags out = { .class = CACHE_RUN_OUTPUT, .job_id = 1, .run_id = 10 };
+    const struct cache_tags other = { .class = CACHE_RUN, .job_id = 1, .run_id = 11 };
+    _cleanup_(cache_body_unrefp) struct cache_body *b = body_of("{\"run_id\":10}");
+    struct cache_hit hit = { 0 };
+
+    cache_store(c, "run", 200, b, 0, &run, T0);
+    cache_store(c, "out", 200, b, 0, &out, T0);
+    cache_store(c, "other", 200, b, 0, &other, T0);
+    is_int(cache_extend_run(c, 10, T0 + 30 * SEC), 1, "one entry extended");
+    is_int(cache_lookup(c, "run", T0 + 20 * SEC, UINT64_MAX, &hit), CACHE_FRESH,
+           "the run's runs/get is fresh past its TTL");
+    is_int((int64_t)hit.age_sec, 20, "... and its Age still counts");
+    hit.body = cache_body_unref(hit.body);
+    is_int(cache_lookup(c, "out", T0 + 20 * SEC, UINT64_MAX, &hit), CACHE_STALE,
+           "its get-output is not extended");
+    hit.body = cache_body_unref(hit.body);
+    is_int(cache_lookup(c, "other", T0 + 20 * SEC, UINT64_MAX, &hit), CACHE_STALE,
+           "another run's is not");
+    hit.body = cache_body_unref(hit.body);
+    is_int(cache_extend_run(c, 10, T0 + 1 * SEC), 0, "never shortened");
+    is_int(cache_extend_run(c, 0, T0 + 60 * SEC), 0, "run 0 is none");
+    struct cache_stats st;
+    cache_get_stats(c, &st);
+    is_int((int64_t)st.extensions, 1, "counted");
+}
+
 static void test_class_off(void)
 {
     struct cache_settings s;
@@ -550,6 +583,7 @@ int main(void)
     test_keys();
     test_settings();
     test_store_lookup();
+    test_extend();
     test_class_off();
     test_lru_entries();
     test_byte_bound();

@@ -518,6 +518,38 @@ static void test_compact(void)
     store_free(c);
 }
 
+/* The poller's final mark: kept while the run stays finished, dropped by a
+ * repair (noted through jobsd, or seen active again). */
+static void test_final(void)
+{
+    struct store_run_meta m;
+    _cleanup_free_ char *text = NULL;
+    size_t len;
+    is_int(put("{\"run_id\":900,\"start_time\":5000,\"end_time\":6000," STR("TERMINATED",
+                                                                            "FAILED") "}"),
+           STORE_INSERTED, "a finished run");
+    is_int(store_mark_final(s, 900), 0, "marked final");
+    is_int(store_mark_final(s, 901), -ENOENT, "an unknown run cannot be");
+    is_int(store_get_run_text(s, 900, &text, &len, &m), 0, "read back");
+    ok(m.detail & RUN_DETAIL_FINAL, "final");
+    free(TAKE_PTR(text));
+    is_int(put("{\"run_id\":900,\"start_time\":5000,\"end_time\":6000," STR("TERMINATED",
+                                                                            "FAILED") "}"),
+           STORE_UNCHANGED, "the same view again");
+    is_int(store_get_run_text(s, 900, &text, &len, &m), 0, "read back");
+    ok(m.detail & RUN_DETAIL_FINAL, "still final");
+    free(TAKE_PTR(text));
+    is_int(store_note_repair(s, 900, 950), 0, "a repair through jobsd");
+    is_int(store_get_run_text(s, 900, &text, &len, &m), 0, "read back");
+    ok(!(m.detail & RUN_DETAIL_FINAL), "no longer final: its outputs are due again");
+    free(TAKE_PTR(text));
+    is_int(store_mark_final(s, 900), 0, "marked final again");
+    is_int(put("{\"run_id\":900,\"start_time\":5000,\"end_time\":0," ST("RUNNING") "}"),
+           STORE_UPDATED, "a repair seen active in the workspace");
+    is_int(store_get_run_text(s, 900, &text, &len, &m), 0, "read back");
+    ok(!(m.detail & RUN_DETAIL_FINAL), "not final while active");
+}
+
 int main(void)
 {
     test_dir_make();
@@ -526,6 +558,7 @@ int main(void)
     test_rules();
     test_outputs_jobs();
     test_listing();
+    test_final();
     is_int(store_check_integrity(s), 0, "integrity_check");
     store_free(s);
     test_compact();
