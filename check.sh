@@ -25,8 +25,9 @@ esac
 # Build and test dependencies, by Debian package name. The systemd tests
 # use systemd (systemd-analyze, systemd-socket-activate, systemd-sysusers,
 # systemd-tmpfiles), procps (/bin/kill, which the unit's ExecReload= names)
-# and openssl (a TLS workspace).
-packages="autoconf automake make pkg-config gcc clang clang-format perl curl man-db \
+# and openssl (a TLS workspace); libclang-rt-dev is clang's libFuzzer (only
+# recommended by clang), for the fuzz targets of the plain pass.
+packages="autoconf automake make pkg-config gcc clang libclang-rt-dev clang-format perl curl man-db \
 libmicrohttpd-dev libcurl4-openssl-dev libjson-c-dev libsqlite3-dev \
 libsystemd-dev libzstd-dev libinih-dev sqlite3 systemd procps openssl"
 

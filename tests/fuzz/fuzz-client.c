@@ -135,9 +135,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         views(o);
 
     /* A line of the input as a time argument and a cell. */
-    _cleanup_free_ char *line = strndup((const char *)data, MIN(size, (size_t)256));
-    if (!line)
-        abort();
+    _cleanup_free_ char *line = fuzz_strndup((const char *)data, MIN(size, (size_t)256));
     line[strcspn(line, "\n")] = 0;
     int64_t t;
     char when[64];

@@ -64,17 +64,6 @@ struct word {
 static struct word words[MAX_WORDS];
 static size_t n_words;
 
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 static void load_dictionary(const char *path)
 {
     FILE *f = fopen(path, "re");
@@ -92,8 +81,8 @@ static void load_dictionary(const char *path)
         w->len = 0;
         for (p++; *p && *p != '"' && w->len < WORD_MAX; p++) {
             char c = *p;
-            if (c == '\\' && p[1] == 'x' && hex_digit(p[2]) >= 0 && hex_digit(p[3]) >= 0) {
-                c = (char)(hex_digit(p[2]) * 16 + hex_digit(p[3]));
+            if (c == '\\' && p[1] == 'x' && unhexchar(p[2]) >= 0 && unhexchar(p[3]) >= 0) {
+                c = (char)(unhexchar(p[2]) * 16 + unhexchar(p[3]));
                 p += 3;
             } else if (c == '\\' && p[1]) {
                 c = *++p;

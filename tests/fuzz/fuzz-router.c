@@ -104,14 +104,6 @@ static void setup(void)
     atexit(teardown);
 }
 
-static int hex(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    c = (char)(c | 0x20);
-    return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
-}
-
 /* libmicrohttpd's unescaping: %XX (a NUL ends the string), and '+' as a
  * space in the query. */
 static char *unescape(const char *s, size_t n, bool plus)
@@ -120,8 +112,8 @@ static char *unescape(const char *s, size_t n, bool plus)
     if (!out)
         abort();
     for (size_t i = 0; i < n; i++) {
-        if (s[i] == '%' && i + 2 < n && hex(s[i + 1]) >= 0 && hex(s[i + 2]) >= 0) {
-            *o++ = (char)(hex(s[i + 1]) * 16 + hex(s[i + 2]));
+        if (s[i] == '%' && i + 2 < n && unhexchar(s[i + 1]) >= 0 && unhexchar(s[i + 2]) >= 0) {
+            *o++ = (char)(unhexchar(s[i + 1]) * 16 + unhexchar(s[i + 2]));
             i += 2;
         } else
             *o++ = plus && s[i] == '+' ? ' ' : s[i];

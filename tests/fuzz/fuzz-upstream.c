@@ -114,9 +114,7 @@ static void read_answer(const char *p, size_t n, struct answer *ret)
             p = nl + 1;
         }
     }
-    ret->body = strndup(p, n);
-    if (!ret->body)
-        abort();
+    ret->body = fuzz_strndup(p, n);
     ret->len = strlen(ret->body);
 }
 

@@ -13,6 +13,9 @@ targets=${FUZZ_TARGETS:-"config json router upstream client"}
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/jobsd-libfuzzer.XXXXXX") || exit 1
 trap 'rm -rf "$scratch"' EXIT INT TERM
+# The targets' own scratch files too, even those of a run that crashed.
+TMPDIR=$scratch
+export TMPDIR
 
 n=0
 for t in $targets; do
@@ -24,8 +27,10 @@ for t in $targets; do
     fi
     mkdir -p "$scratch/$t"
     log="$scratch/$t.log"
+    flags=$(grep -v '^#' "$src/tests/fuzz/$t.flags" 2>/dev/null)
     # The scratch corpus first: libFuzzer writes new inputs there only.
-    (cd "$scratch" && "$bin" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+    # shellcheck disable=SC2086
+    (cd "$scratch" && "$bin" $flags -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="$scratch/$t-" \
         -dict="$src/tests/fuzz/$t.dict" "$scratch/$t" "$src/tests/fuzz/corpus-$t" >"$log" 2>&1)
     status=$?

@@ -51,7 +51,7 @@ EXTRA_DIST += tests/fuzz/libfuzzer.sh tests/fuzz/run-long \
 	tests/fuzz/corpus-config tests/fuzz/corpus-json tests/fuzz/corpus-router \
 	tests/fuzz/corpus-upstream tests/fuzz/corpus-client \
 	tests/fuzz/config.dict tests/fuzz/json.dict tests/fuzz/router.dict \
-	tests/fuzz/upstream.dict tests/fuzz/client.dict
+	tests/fuzz/upstream.dict tests/fuzz/client.dict tests/fuzz/upstream.flags
 
 if LIBFUZZER
 # The modules again, with coverage for libFuzzer (the same source lists).
