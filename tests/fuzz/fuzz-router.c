@@ -8,9 +8,11 @@
  * loop never runs, so nothing leaves the process), the history API over a
  * small archive, the event stream, and a stub for the rest.
  *
- * Input lines: METHOD, then URL (path?query), then peer flags (t: TCP;
- * p: a known Unix peer; r: in the read-only group; 0: uid 0), then headers
- * "Name: value" up to an empty line; the rest is the body.
+ * Input lines: METHOD, then URL (path?query), then flags (t: TCP; p: a
+ * known Unix peer; r: in the read-only group; 0: uid 0; and what the cache
+ * holds for the request's key: c a fresh answer, s a stale one, f a fetch
+ * in the air), then headers "Name: value" up to an empty line; the rest is
+ * the body.
  *
  * Checked beyond "no crash, no leak": every answer has a status, an error
  * answer is a Databricks error body, and a request that passed the door
@@ -21,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <systemd/sd-event.h>
 
 #include "daemon/cache.h"
@@ -171,6 +174,43 @@ static void audit(const struct request *req, void *userdata)
         abort();
 }
 
+static uint64_t now_usec(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * USEC_PER_SEC + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* What the cache holds for the request's key before it comes, as earlier
+ * requests would have left it. */
+static void prime_cache(struct cache *cache, const struct request *req, const char *flags)
+{
+    const struct endpoint *e = req->match.endpoint;
+    if (!flags || !strpbrk(flags, "csf") || e->cache == CACHE_NONE)
+        return;
+    const char *names[REQUEST_QUERY_MAX], *values[REQUEST_QUERY_MAX];
+    for (size_t i = 0; i < req->n_query; i++) {
+        names[i] = req->query[i].key;
+        values[i] = req->query[i].value;
+    }
+    _cleanup_free_ char *key = NULL;
+    if (cache_key_build(HTTP_GET, req->path, names, values, req->n_query, &key) < 0)
+        return;
+    if (strpbrk(flags, "cs")) {
+        static const char answer[] = "{\"run_id\":11,\"job_id\":7}";
+        struct cache_tags tags = { .class = e->cache, .job_id = 7, .run_id = 11 };
+        struct cache_body *b = NULL;
+        uint64_t ttl = 5 * USEC_PER_SEC, now = now_usec();
+        if (cache_body_new("application/json", answer, sizeof(answer) - 1, &b) < 0)
+            abort();
+        (void)cache_store(cache, key, 200, b, ttl, &tags, strchr(flags, 's') ? now - 2 * ttl : now);
+        cache_body_unref(b);
+    }
+    struct cache_flight *f = NULL;
+    if (strchr(flags, 'f')) /* a leader that never lands: cache_free aborts it */
+        (void)cache_flight_join(cache, key, NULL, NULL, &f, NULL);
+}
+
 /* Reads a streamed answer as the server would, a little of it. */
 static void drain(struct request *req)
 {
@@ -312,6 +352,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (req->listener == LISTENER_TCP && req->match.endpoint->scope != SCOPE_META &&
             (!req->authorization || !strstr(req->authorization, LOCAL_TOKEN)))
             abort(); /* through the door without the token */
+        prime_cache(cache, req, flags);
         req->body = BUF_INIT((size_t)max);
         if (in.left && !req->body_too_large && buf_append(&req->body, in.p, in.left) < 0)
             req->body_too_large = true;
