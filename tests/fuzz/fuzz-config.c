@@ -1,5 +1,6 @@
 /* Fuzz target for the configuration parser: the input is used as jobsd.conf
- * and as ~/.databrickscfg. It must never crash, leak or hang, and whatever
+ * and as ~/.databrickscfg (and, when it is no jobsd.conf, as the latter
+ * beside an empty jobsd.conf). It must never crash, leak or hang, and whatever
  * loads must print as text that loads again to the same settings (unless the
  * input itself held a secret, which the printed text withholds).
  *
@@ -22,7 +23,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static char conf_path[300], cfg_path[300], printed_path[300], home_env[300];
+static char conf_path[300], cfg_path[300], printed_path[300], empty_path[300], home_env[300];
 
 static int write_file(const char *path, const void *data, size_t size)
 {
@@ -42,7 +43,10 @@ static void setup(void)
     snprintf(conf_path, sizeof(conf_path), "%s/jobsd.conf", dir);
     snprintf(cfg_path, sizeof(cfg_path), "%s/.databrickscfg", dir);
     snprintf(printed_path, sizeof(printed_path), "%s/printed.conf", dir);
+    snprintf(empty_path, sizeof(empty_path), "%s/empty.conf", dir);
     snprintf(home_env, sizeof(home_env), "HOME=%s", dir);
+    if (write_file(empty_path, "", 0) < 0)
+        abort();
 }
 
 static bool secret_from(const struct config *c, const char *path)
@@ -70,10 +74,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     char *const env_file[] = { home_env, NULL };
     char *const *envs[] = { env_ws, env_file };
     struct config_args args = { .config_file = conf_path };
+    struct config_args cfg_only = { .config_file = empty_path };
 
     for (size_t e = 0; e < ELEMENTSOF(envs); e++) {
         _cleanup_(config_freep) struct config *c = NULL;
-        if (config_load(&args, envs[e], &c) < 0)
+        /* Text that is no jobsd.conf may still be a ~/.databrickscfg: read
+         * it as that alone, beside an empty jobsd.conf. */
+        if (config_load(&args, envs[e], &c) < 0 &&
+            (envs[e] != env_file || config_load(&cfg_only, envs[e], &c) < 0))
             continue;
 
         _cleanup_free_ char *text = NULL;
