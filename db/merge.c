@@ -34,9 +34,14 @@ static int64_t int_field(struct json_object *o, const char *key)
 static int read_state(struct json_object *o, enum life_cycle_state *ret_lc,
                       enum result_state *ret_rs, struct json_error *err)
 {
-    struct json_object *state;
-    if (json_object_object_get_ex(o, "state", &state) &&
-        json_object_is_type(state, json_type_object)) {
+    struct json_object *state = NULL;
+    /* A "state" that is no object is a wrong type, status or not: kept, it
+     * would win a merge and leave a run no later view could be read with
+     * (found by tests/fuzz/fuzz-json). */
+    int k = json_get_object(o, "state", JSON_NULLABLE, &state, err);
+    if (k < 0)
+        return k;
+    if (state) {
         const char *lc = string_field(state, "life_cycle_state");
         if (lc) {
             *ret_lc = life_cycle_state_from_string(lc);

@@ -49,6 +49,8 @@ int main(void)
         "{\"run_id\":-1}",
         "{\"run_id\":7,\"start_time\":\"x\"}",
         "{\"run_id\":7,\"tasks\":{}}",
+        "{\"run_id\":7,\"state\":1700000200000}",
+        "{\"run_id\":7,\"state\":\"TERMINATED\",\"tasks\":[]}",
     };
     for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
         _cleanup_json_ struct json_object *b = J(bad[i]);
