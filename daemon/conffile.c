@@ -33,12 +33,23 @@ int conffile_read(const char *path, size_t max, char **ret_data, size_t *ret_len
     if ((uint64_t)st.st_size > max)
         return log_error_errno(EFBIG, "%s: larger than %zu bytes", path, max);
 
-    _cleanup_free_ char *data = malloc(max + 1);
+    /* Sized by the file (and a byte to see it grew), not by max: reloads
+     * and tests read small files often. */
+    size_t cap = MIN((size_t)st.st_size, max) + 1;
+    _cleanup_free_ char *data = malloc(cap + 1);
     if (!data)
         return -ENOMEM;
     size_t len = 0;
     for (;;) {
-        ssize_t n = read(fd, data + len, max + 1 - len);
+        if (len == cap) { /* it grew since fstat(), still within max */
+            size_t more = MIN(cap * 2, max + 1);
+            char *bigger = realloc(data, more + 1);
+            if (!bigger)
+                return -ENOMEM;
+            data = bigger;
+            cap = more;
+        }
+        ssize_t n = read(fd, data + len, cap - len);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
