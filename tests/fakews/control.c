@@ -230,6 +230,8 @@ int control_take_fault(struct fakews *ws, const char *method, const char *path,
             continue;
         if (f->path_prefix && !startswith(path, f->path_prefix))
             continue;
+        if (f->permille && (unsigned)(random() % 1000) >= f->permille)
+            continue;
         *ret = *f;
         ret->path_prefix = NULL;
         if (--f->remaining <= 0) {
@@ -258,7 +260,8 @@ static int get_faults(struct fakews *ws, struct fw_request *req, struct fw_reply
             json_add_string(j, "kind", fault_kind_to_string(f->kind)) < 0 ||
             json_add_string(j, "method", methods) < 0 ||
             json_add_string(j, "path_prefix", f->path_prefix ? f->path_prefix : "") < 0 ||
-            json_add_int64(j, "remaining", f->remaining) < 0)
+            json_add_int64(j, "remaining", f->remaining) < 0 ||
+            json_add_int64(j, "permille", f->permille ? f->permille : 1000) < 0)
             return -ENOMEM;
     }
     return reply_json(reply, TAKE_PTR(o));
@@ -274,7 +277,7 @@ static int post_fault(struct fakews *ws, struct fw_request *req, struct fw_reply
 {
     struct json_error err = { { 0 } };
     const char *kind = NULL, *method = NULL, *prefix = NULL;
-    int64_t count = 1, status = 0, retry_after = -2, delay = 0;
+    int64_t count = 1, status = 0, retry_after = -2, delay = 0, permille = 0;
     if (!req->body)
         return bad(reply, "Missing required field: kind");
     if (json_get_string(req->body, "kind", JSON_REQUIRED, &kind, &err) < 0 ||
@@ -283,7 +286,8 @@ static int post_fault(struct fakews *ws, struct fw_request *req, struct fw_reply
         json_get_int64(req->body, "count", JSON_NULLABLE, &count, &err) < 0 ||
         json_get_int64(req->body, "status", JSON_NULLABLE, &status, &err) < 0 ||
         json_get_int64(req->body, "retry_after", JSON_NULLABLE, &retry_after, &err) < 0 ||
-        json_get_int64(req->body, "delay_ms", JSON_NULLABLE, &delay, &err) < 0)
+        json_get_int64(req->body, "delay_ms", JSON_NULLABLE, &delay, &err) < 0 ||
+        json_get_int64(req->body, "permille", JSON_NULLABLE, &permille, &err) < 0)
         return field_error(reply, &err);
     int k = -1;
     for (int i = 0; i < _FAULT_KIND_MAX; i++)
@@ -294,6 +298,8 @@ static int post_fault(struct fakews *ws, struct fw_request *req, struct fw_reply
                           "non_json or drop_reply.");
     if (count < 1 || count > 1000000)
         return bad(reply, "count must be between 1 and 1000000.");
+    if (permille < 0 || permille > 1000)
+        return bad(reply, "permille must be between 0 and 1000.");
     if (k == FAULT_STATUS && (status < 400 || status > 599))
         return bad(reply, "A status fault needs a status between 400 and 599.");
     if (k == FAULT_NON_JSON && status == 0)
@@ -322,6 +328,7 @@ static int post_fault(struct fakews *ws, struct fw_request *req, struct fw_reply
         .kind = (enum fw_fault_kind)k,
         .methods = methods,
         .remaining = count,
+        .permille = permille == 1000 ? 0 : (unsigned)permille,
         .status = (int)status,
         .retry_after = (int)retry_after,
         .delay_ms = delay,

@@ -252,6 +252,7 @@ struct fw_fault {
     unsigned methods; /* HTTP_* mask, 0: any */
     char *path_prefix;
     int64_t remaining; /* requests still to hit */
+    unsigned permille; /* 1..999: hits that share of the matching requests; 0: every one */
     int status;
     int retry_after; /* < 0: no header */
     int64_t delay_ms;
