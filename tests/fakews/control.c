@@ -147,7 +147,9 @@ static int get_counters(struct fakews *ws, struct fw_request *req, struct fw_rep
     struct json_object *eps = json_object_new_object();
     if (!o || json_add(o, "endpoints", eps) < 0 ||
         json_add_int64(o, "total", (int64_t)ws->counter_total) < 0 ||
-        json_add_int64(o, "unmatched", (int64_t)ws->counter_unmatched) < 0)
+        json_add_int64(o, "unmatched", (int64_t)ws->counter_unmatched) < 0 ||
+        json_add_int64(o, "faults", (int64_t)ws->counter_faults) < 0 ||
+        json_add_int64(o, "rate_limited", (int64_t)ws->counter_rate_limited) < 0)
         return -ENOMEM;
     for (size_t i = 0; i < _ENDPOINT_MAX; i++)
         if (ws->counters[i] &&
@@ -170,6 +172,7 @@ static int post_reset(struct fakews *ws, struct fw_request *req, struct fw_reply
     ws->log_seq = 0;
     memset(ws->counters, 0, sizeof(ws->counters));
     ws->counter_total = ws->counter_unmatched = 0;
+    ws->counter_faults = ws->counter_rate_limited = 0;
     clear_faults(ws);
     return reply_empty(reply);
 }
@@ -234,6 +237,7 @@ int control_take_fault(struct fakews *ws, const char *method, const char *path,
             continue;
         *ret = *f;
         ret->path_prefix = NULL;
+        ws->counter_faults++;
         if (--f->remaining <= 0) {
             free(f->path_prefix);
             memmove(ws->faults + i, ws->faults + i + 1, (ws->n_faults - i - 1) * sizeof(*f));
@@ -575,8 +579,10 @@ int control_rate_limited(struct fakews *ws, const char *path)
     ws->rate_tokens += (double)(now - ws->rate_last_ms) * (double)ws->rate_rps / 1000.0;
     ws->rate_tokens = MIN(ws->rate_tokens, (double)ws->rate_burst);
     ws->rate_last_ms = now;
-    if (ws->rate_tokens < 1.0)
+    if (ws->rate_tokens < 1.0) {
+        ws->counter_rate_limited++;
         return 1;
+    }
     ws->rate_tokens -= 1.0;
     return 0;
 }

@@ -332,7 +332,9 @@ struct fakews {
     uint64_t counters[_ENDPOINT_MAX];
     uint64_t counter_unmatched;
     uint64_t counter_total;
-    size_t n_periodic; /* jobs with a next_fire */
+    uint64_t counter_faults;       /* requests a fault hit */
+    uint64_t counter_rate_limited; /* requests over the rate limit */
+    size_t n_periodic;             /* jobs with a next_fire */
     /* a workspace rate limit on /api/ (a token bucket on the real clock) */
     int64_t rate_rps; /* 0: off */
     int64_t rate_burst;

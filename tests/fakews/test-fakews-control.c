@@ -349,6 +349,9 @@ static void test_rate_limit(void)
     }
     ok(logged, "the log marks the throttled requests");
     fwt_resp_done(&r);
+    fwt_get(f, &r, "/__fake/counters");
+    is_int(fwt_int(r.json, "rate_limited"), n429, "counters: rate_limited");
+    fwt_resp_done(&r);
 }
 
 static void test_seed(void)
@@ -422,6 +425,9 @@ static void test_permille_fault(int64_t job)
     }
     ok(hit >= 50 && hit <= 170, "a 200-permille fault hit %d of 500 requests", hit);
     is_int(hit + fine, 500, "the others were answered");
+    fwt_get(f, &r, "/__fake/counters");
+    ok(fwt_int(r.json, "faults") >= hit, "counters: faults %" PRId64, fwt_int(r.json, "faults"));
+    fwt_resp_done(&r);
     fwt_call(f, "GET", "/__fake/faults", NULL, "", &r);
     is_int(fwt_int(r.json, "faults.0.permille"), 200, "GET /__fake/faults shows its permille");
     is_int(fwt_int(r.json, "faults.0.remaining"), 1000000 - hit, "... and counts only hits");
