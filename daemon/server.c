@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -401,6 +402,46 @@ static struct request *request_new(struct listener *l, struct MHD_Connection *c,
     return req;
 }
 
+struct framing {
+    unsigned content_length, transfer_encoding, spaced_keys;
+    const char *te;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct framing *f = cls;
+    size_t n = key ? strlen(key) : 0;
+    if (n && (key[n - 1] == ' ' || key[n - 1] == '\t'))
+        f->spaced_keys++;
+    if (key && strcasecmp(key, "Content-Length") == 0)
+        f->content_length++;
+    else if (key && strcasecmp(key, "Transfer-Encoding") == 0) {
+        f->transfer_encoding++;
+        f->te = value;
+    }
+    return MHD_YES;
+}
+
+/* Requests whose length two parsers could read two ways (request
+ * smuggling): refused before anything else looks at them. NULL if fine. */
+static const char *framing_error(struct MHD_Connection *c, const struct request *req)
+{
+    struct framing f = { 0 };
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+    if (f.content_length > 1)
+        return "more than one Content-Length";
+    if (f.transfer_encoding && f.content_length)
+        return "both Transfer-Encoding and Content-Length";
+    if (f.transfer_encoding > 1 || (f.te && strcasecmp(f.te, "chunked") != 0))
+        return "a Transfer-Encoding other than chunked";
+    if (f.content_length && req->content_length < 0)
+        return "a Content-Length that is not a number";
+    if (f.spaced_keys)
+        return "white space before a header's colon";
+    return NULL;
+}
+
 /* The connection's request is all in (true), or it waits for the next one. */
 static void conn_mark(struct MHD_Connection *c, bool received)
 {
@@ -488,6 +529,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         if (!req)
             return MHD_NO;
         *con_cls = req;
+        const char *bad = framing_error(c, req);
+        if (bad) {
+            /* Closing is the point: the rest of the bytes are not framed. */
+            response_set_error(&req->response, 400, "MALFORMED_REQUEST",
+                               "Refused a request with %s", bad);
+            response_add_header(&req->response, "Connection", "close");
+            req->finished = true;
+            return queue_response(s, c, req);
+        }
         if (s->draining || s->stopping) {
             response_set_error(&req->response, 503, "TEMPORARILY_UNAVAILABLE",
                                "jobsd is shutting down");
