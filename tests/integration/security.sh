@@ -115,7 +115,9 @@ is "${res%% *}" 200 "jobsd with the token in \$CREDENTIALS_DIRECTORY reaches the
 ok "$(tr '\0' ' ' <"/proc/$b_PID/cmdline" | grep -c -F "$WS_TOKEN")" "the token is not in /proc/PID/cmdline"
 ok "$(tr '\0' '\n' <"/proc/$b_PID/environ" | grep -c -F "$WS_TOKEN")" \
     "... nor in /proc/PID/environ (with DATABRICKS_TOKEN it would be: that is the environment given)"
-if command -v gcore >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+if grep -q -a __asan_init "$JOBSD"; then
+    echo "# skipped: counting the copies in memory under AddressSanitizer (its quarantine keeps freed ones; its shadow is terabytes)"
+elif command -v gcore >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
     gcore -o "$T/live" "$b_PID" >/dev/null 2>&1
     if [ -f "$T/live.$b_PID" ]; then
         copies=$(grep -a -o -F "$WS_TOKEN" "$T/live.$b_PID" | wc -l)
