@@ -9,7 +9,7 @@ B=${2:-build}
 B=$(cd "$B" && pwd) || exit 1
 [ -x "$B/tests/integration/test-crash" ] || (cd "$B" && make tests/integration/test-crash) ||
     exit 1
-top_builddir=$B CRASH_ROUNDS=$rounds "$B/tests/integration/test-crash" >"$B/crash-bench.log" 2>&1
+FAKEWS=$B/tests/fakews/fakews top_builddir=$B CRASH_ROUNDS=$rounds "$B/tests/integration/test-crash" >"$B/crash-bench.log" 2>&1
 rc=$?
 grep -E '^# |^not ok' "$B/crash-bench.log"
 echo "crash: $(grep -c '^ok' "$B/crash-bench.log") ok, $(grep -c '^not ok' "$B/crash-bench.log") not ok" \

@@ -12,7 +12,7 @@ B=$(cd "$B" && pwd) || exit 1
 [ -x "$B/tests/integration/test-load" ] || (cd "$B" && make tests/integration/test-load) || exit 1
 ulimit -n "$(ulimit -Hn)" 2>/dev/null
 t0=$(date +%s)
-top_builddir=$B LOAD_UNIX=${2:-1000} LOAD_IDLE=${3:-10000} LOAD_MAX_CONN=${4:-1024} \
+FAKEWS=$B/tests/fakews/fakews top_builddir=$B LOAD_UNIX=${2:-1000} LOAD_IDLE=${3:-10000} LOAD_MAX_CONN=${4:-1024} \
     "$B/tests/integration/test-load" >"$B/load-bench.log" 2>&1
 rc=$?
 grep -E '^(ok|not ok|#|1\.\.)' "$B/load-bench.log"
