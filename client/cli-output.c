@@ -174,7 +174,7 @@ int cli_show(enum endpoint_id id, const struct xfer *x)
         r = cli_print_table(more);
     }
     if (r < 0) {
-        cli_fail("cannot cli_show the answer: %s", strerror(-r));
+        cli_fail("cannot show the answer: %s", strerror(-r));
         return EXIT_LOCAL_ERROR;
     }
     return 0;

@@ -47,7 +47,7 @@ struct command_help {
 static const struct command_help help_of[_ENDPOINT_MAX] = {
     [ENDPOINT_JOBS_CREATE] = { "-f FILE", "create a job from JobSettings JSON; prints its job_id" },
     [ENDPOINT_JOBS_LIST] = { "[--name N] [--all]", "list jobs" },
-    [ENDPOINT_JOBS_GET] = { "JOB_ID", "cli_show a job and its tasks" },
+    [ENDPOINT_JOBS_GET] = { "JOB_ID", "show a job and its tasks" },
     [ENDPOINT_JOBS_RESET] = { "JOB_ID -f FILE",
                               "replace a job's settings ({\"new_settings\": ...})" },
     [ENDPOINT_JOBS_UPDATE] = { "JOB_ID -f FILE", "change some of a job's settings" },
@@ -58,8 +58,8 @@ static const struct command_help help_of[_ENDPOINT_MAX] = {
                                "submit a one-time run; prints its run_id" },
     [ENDPOINT_RUNS_LIST] = { "[JOB_ID] [--active-only|--completed-only] [--all]",
                              "list runs the workspace has" },
-    [ENDPOINT_RUNS_GET] = { "RUN_ID", "cli_show a run and its tasks" },
-    [ENDPOINT_RUNS_GET_OUTPUT] = { "TASK_RUN_ID", "cli_show a task run's output" },
+    [ENDPOINT_RUNS_GET] = { "RUN_ID", "show a run and its tasks" },
+    [ENDPOINT_RUNS_GET_OUTPUT] = { "TASK_RUN_ID", "show a task run's output" },
     [ENDPOINT_RUNS_EXPORT] = { "TASK_RUN_ID [--views CODE|DASHBOARDS|ALL]",
                                "export a task run's views" },
     [ENDPOINT_RUNS_CANCEL] = { "RUN_ID [--wait]", "cancel a run" },
@@ -67,7 +67,7 @@ static const struct command_help help_of[_ENDPOINT_MAX] = {
     [ENDPOINT_RUNS_DELETE] = { "RUN_ID", "delete a finished run" },
     [ENDPOINT_RUNS_REPAIR] = { "RUN_ID (--task T... | --all-failed) [--wait]",
                                "re-run tasks of a finished run" },
-    [ENDPOINT_PERMISSIONS_GET] = { "JOB_ID", "cli_show a job's access control list" },
+    [ENDPOINT_PERMISSIONS_GET] = { "JOB_ID", "show a job's access control list" },
     [ENDPOINT_PERMISSIONS_SET] = { "JOB_ID -f FILE", "replace a job's direct grants" },
     [ENDPOINT_PERMISSIONS_UPDATE] = { "JOB_ID -f FILE", "add or change grants" },
     [ENDPOINT_PERMISSION_LEVELS] = { "JOB_ID", "list the permission levels of a job" },
@@ -122,7 +122,7 @@ static void usage(FILE *f)
           "      --version          the version\n"
           "\nExit status:\n"
           "  0 success  1 run failed  2 usage error  3 run canceled  4 timed out waiting\n"
-          "  5 jobsd cli_unreachable  6 error answer from jobsd or the workspace  7 local error\n",
+          "  5 jobsd unreachable  6 error answer from jobsd or the workspace  7 local error\n",
           f);
 }
 

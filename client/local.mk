@@ -50,6 +50,7 @@ TESTS += $(JOBSCTL_TESTS)
 EXTRA_DIST += $(JOBSCTL_TESTS) tests/integration/jobsctl-lib.sh tests/integration/jobsctl-stub.py \
 	$(JOBSCTL_GOLDEN)
 JOBSCTL_GOLDEN = \
+	tests/integration/golden/help.txt \
 	tests/integration/golden/export.csv \
 	tests/integration/golden/history-get.txt \
 	tests/integration/golden/history-output.txt \

@@ -49,7 +49,9 @@ const struct option_def config_options[] = {
     { "server", "connection_memory", OPT_SIZE, F(server.connection_memory), "8K", 4 * 1024,
       1024 * 1024, NULL, false, 0, "Memory for each connection's request." },
     { "server", "request_timeout", OPT_DURATION, F(server.request_timeout_ms), "60s", SEC(1),
-      SEC(3600), NULL, false, 0, "Idle time after which a client connection is closed." },
+      SEC(3600), NULL, false, 0,
+      "Idle time after which a client connection is closed; also the most a client may take to "
+      "send a request." },
     { "server", "drain_timeout", OPT_DURATION, F(server.drain_timeout_ms), "10s", 0, SEC(600), NULL,
       true, 0, "How long a stopping daemon waits for requests in progress." },
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 
 #include "daemon/config.h"
 #include "daemon/manager.h"
@@ -18,6 +19,11 @@ static int run(int argc, char **argv)
 
     log_set_ident("jobsd");
     log_set_target(LOG_TARGET_AUTO);
+    /* The workspace credentials live in this process's memory: no core
+     * dump of it when it crashes, and no ptrace, /proc/PID/mem or environ
+     * for other processes of its uid (root still can). */
+    if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+        log_debug_errno(errno, "Failed to turn off core dumps, ignoring: %m");
     r = config_args_parse(argc, argv, &args);
     if (r < 0) {
         config_args_done(&args);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -27,6 +28,18 @@ struct listener {
     bool resume_pending;
 };
 
+/* A client connection, from accept to close, so that one that takes more
+ * than request_timeout to send a request (headers and body) is closed:
+ * libmicrohttpd's own timeout is only for idleness, which a client sending
+ * a byte a second never reaches. */
+struct conn {
+    struct listener *listener;
+    int fd;
+    uint64_t since_usec; /* its accept, or the end of its previous request */
+    bool received;       /* the whole request is in: a handler or the answer's turn */
+    struct conn *prev, *next;
+};
+
 struct held {
     struct request *req;
     sd_event_source *deadline;
@@ -42,6 +55,8 @@ struct server {
     sd_event_source *resume_defer;
     struct held *held_head;
     unsigned n_held;
+    struct conn *conns;
+    sd_event_source *slow_timer;     /* every second: closes slow senders */
     struct request *streams_waiting; /* suspended by RESPONSE_STREAM_WAIT */
     unsigned n_streams;
     unsigned in_flight;
@@ -387,6 +402,120 @@ static struct request *request_new(struct listener *l, struct MHD_Connection *c,
     return req;
 }
 
+struct framing {
+    unsigned content_length, transfer_encoding, spaced_keys;
+    const char *te;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    struct framing *f = cls;
+    size_t n = key ? strlen(key) : 0;
+    if (n && (key[n - 1] == ' ' || key[n - 1] == '\t'))
+        f->spaced_keys++;
+    if (key && strcasecmp(key, "Content-Length") == 0)
+        f->content_length++;
+    else if (key && strcasecmp(key, "Transfer-Encoding") == 0) {
+        f->transfer_encoding++;
+        f->te = value;
+    }
+    return MHD_YES;
+}
+
+/* Requests whose length two parsers could read two ways (request
+ * smuggling): refused before anything else looks at them. NULL if fine. */
+static const char *framing_error(struct MHD_Connection *c, const struct request *req)
+{
+    struct framing f = { 0 };
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_framing, &f);
+    if (f.content_length > 1)
+        return "more than one Content-Length";
+    if (f.transfer_encoding && f.content_length)
+        return "both Transfer-Encoding and Content-Length";
+    if (f.transfer_encoding > 1 || (f.te && strcasecmp(f.te, "chunked") != 0))
+        return "a Transfer-Encoding other than chunked";
+    if (f.content_length && req->content_length < 0)
+        return "a Content-Length that is not a number";
+    if (f.spaced_keys)
+        return "white space before a header's colon";
+    return NULL;
+}
+
+/* The connection's request is all in (true), or it waits for the next one. */
+static void conn_mark(struct MHD_Connection *c, bool received)
+{
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    struct conn *k = ci ? ci->socket_context : NULL;
+    if (!k)
+        return;
+    k->received = received;
+    if (!received)
+        k->since_usec = now_usec();
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    struct listener *l = cls;
+    struct server *s = l->server;
+    struct conn *k = *socket_context;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        k = calloc(1, sizeof(*k));
+        if (!k || !ci) {
+            free(k);
+            return; /* untracked: only MHD's idle timeout then */
+        }
+        *k = (struct conn){ .listener = l, .fd = ci->connect_fd, .since_usec = now_usec() };
+        k->next = s->conns;
+        if (k->next)
+            k->next->prev = k;
+        s->conns = k;
+        *socket_context = k;
+        return;
+    }
+    if (code != MHD_CONNECTION_NOTIFY_CLOSED)
+        return;
+    /* At server.max_connections libmicrohttpd takes its listening socket out
+     * of its epoll set, and puts it back only in a later MHD_run(): with
+     * nothing else to do there would be none, and the door would stay shut
+     * for good. A closed connection frees a slot: run it again soon. */
+    if (!s->stopping)
+        schedule_resume(s, l);
+    if (!k)
+        return;
+    if (k->prev)
+        k->prev->next = k->next;
+    else
+        s->conns = k->next;
+    if (k->next)
+        k->next->prev = k->prev;
+    free(k);
+    *socket_context = NULL;
+}
+
+/* Shuts down the connections still sending a request after request_timeout;
+ * libmicrohttpd then sees them closed and frees them. */
+static int on_slow_timer(sd_event_source *src, uint64_t usec, void *userdata)
+{
+    struct server *s = userdata;
+    uint64_t now = now_usec();
+    for (struct conn *k = s->conns; k; k = k->next) {
+        if (k->received || k->fd < 0 || now - k->since_usec < s->settings.request_timeout_usec)
+            continue;
+        log_debug("a client took more than %llu ms to send its request, closing its connection",
+                  (unsigned long long)(s->settings.request_timeout_usec / 1000));
+        (void)shutdown(k->fd, SHUT_RDWR);
+        k->fd = -1; /* once */
+        schedule_resume(s, k->listener);
+    }
+    sd_event_source_set_time(src, usec + 1000000u);
+    return 0;
+}
+
 static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char *url,
                                  const char *method, const char *version, const char *upload_data,
                                  size_t *upload_data_size, void **con_cls)
@@ -400,6 +529,15 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
         if (!req)
             return MHD_NO;
         *con_cls = req;
+        const char *bad = framing_error(c, req);
+        if (bad) {
+            /* Closing is the point: the rest of the bytes are not framed. */
+            response_set_error(&req->response, 400, "MALFORMED_REQUEST",
+                               "Refused a request with %s", bad);
+            response_add_header(&req->response, "Connection", "close");
+            req->finished = true;
+            return queue_response(s, c, req);
+        }
         if (s->draining || s->stopping) {
             response_set_error(&req->response, 503, "TEMPORARILY_UNAVAILABLE",
                                "jobsd is shutting down");
@@ -430,6 +568,7 @@ static enum MHD_Result on_access(void *cls, struct MHD_Connection *c, const char
 
     if (req->held)
         return MHD_YES; /* spurious call while suspended */
+    conn_mark(c, true);
 
     int r = s->handlers.on_request(req, s->handlers.userdata);
     if (r == 0 || req->finished) {
@@ -456,6 +595,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     if (!req)
         return;
     *con_cls = NULL;
+    conn_mark(c, false);
     if (!req->finished && req->held) {
         /* The client went away while a handler worked on it. */
         request_cancel_t cancel = req->cancel;
@@ -505,6 +645,14 @@ int server_new(sd_event *event, const struct server_settings *settings,
         return r;
     }
     sd_event_source_set_enabled(s->resume_defer, SD_EVENT_OFF);
+    r = sd_event_add_time_relative(event, &s->slow_timer, CLOCK_MONOTONIC, 1000000u, 100000u,
+                                   on_slow_timer, s);
+    if (r >= 0)
+        r = sd_event_source_set_enabled(s->slow_timer, SD_EVENT_ON);
+    if (r < 0) {
+        server_free(s);
+        return r;
+    }
     *ret = s;
     return 0;
 }
@@ -519,13 +667,13 @@ int server_add_listener(struct server *s, int fd, enum listener_kind kind)
     *l = (struct listener){ .server = s, .kind = kind };
 
     unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
-    l->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_access, l, MHD_OPTION_EXTERNAL_LOGGER,
-                                 mhd_logger, NULL, MHD_OPTION_LISTEN_SOCKET, TAKE_FD(owned),
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->settings.max_connections,
-                                 MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->settings.connection_memory,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, s->settings.idle_timeout_s,
-                                 MHD_OPTION_NOTIFY_COMPLETED, on_completed, l,
-                                 MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, MHD_OPTION_END);
+    l->daemon = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_access, l, MHD_OPTION_EXTERNAL_LOGGER, mhd_logger, NULL,
+        MHD_OPTION_LISTEN_SOCKET, TAKE_FD(owned), MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)s->settings.max_connections, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+        s->settings.connection_memory, MHD_OPTION_CONNECTION_TIMEOUT, s->settings.idle_timeout_s,
+        MHD_OPTION_NOTIFY_COMPLETED, on_completed, l, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+        l, MHD_OPTION_SIGPIPE_HANDLED_BY_APP, 1, MHD_OPTION_END);
     if (!l->daemon) {
         safe_close(fd);
         return log_error_errno(EINVAL, "Failed to start libmicrohttpd on fd %d", fd);
@@ -582,6 +730,7 @@ struct server *server_free(struct server *s)
         MHD_stop_daemon(l->daemon);
     }
     sd_event_source_disable_unref(s->resume_defer);
+    sd_event_source_disable_unref(s->slow_timer);
     sd_event_unref(s->event);
     free(s);
     return NULL;

@@ -118,3 +118,30 @@ check_PROGRAMS += tests/harness/sandbox
 tests_harness_sandbox_SOURCES = tests/harness/sandbox.c
 TESTS += tests/integration/systemd-sandbox.sh
 EXTRA_DIST += tests/integration/systemd-sandbox.sh
+
+# Hardening (issue 10): crash consistency, fault soak, load, security.
+# The short versions run here; tests/bench/{soak,load,crash}.sh run long ones.
+noinst_PROGRAMS += tests/bench/soakload
+tests_bench_soakload_SOURCES = tests/bench/soakload.c
+tests_bench_soakload_CFLAGS = $(AM_CFLAGS) $(JSONC_CFLAGS)
+tests_bench_soakload_LDADD = $(PROTO_LIBS)
+TESTS += tests/integration/soak-short.sh
+EXTRA_DIST += tests/integration/soak-short.sh tests/bench/soak.sh
+check_PROGRAMS += tests/integration/test-crash
+tests_integration_test_crash_SOURCES = tests/integration/test-crash.c
+tests_integration_test_crash_CFLAGS = $(JD_TEST_CFLAGS)
+tests_integration_test_crash_LDADD = $(JD_TEST_LDADD)
+TESTS += tests/integration/test-crash
+EXTRA_DIST += tests/bench/crash.sh
+EXTRA_DIST += tests/bench/benchnet.h
+check_PROGRAMS += tests/integration/test-load
+tests_integration_test_load_SOURCES = tests/integration/test-load.c
+tests_integration_test_load_CFLAGS = $(JD_TEST_CFLAGS)
+tests_integration_test_load_LDADD = $(JD_TEST_LDADD)
+TESTS += tests/integration/test-load
+EXTRA_DIST += tests/bench/load.sh
+check_PROGRAMS += tests/harness/rawhttp
+tests_harness_rawhttp_SOURCES = tests/harness/rawhttp.c tests/bench/benchnet.h
+tests_harness_rawhttp_LDADD = $(PROTO_LIBS)
+TESTS += tests/integration/security.sh
+EXTRA_DIST += tests/integration/security.sh

@@ -16,6 +16,7 @@
 
 #include "proto/cleanup.h"
 #include "proto/strutil.h"
+#include "tests/bench/benchnet.h"
 
 #define CLIENTS_MAX 10000
 #define ANSWER_MAX (64 * 1024)
@@ -26,28 +27,6 @@ struct client {
     size_t len;
     bool done;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int connect_unix(const char *path)
-{
-    struct sockaddr_un sa = { .sun_family = AF_UNIX };
-    strscpy(sa.sun_path, sizeof(sa.sun_path), path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
-    return fd;
-}
 
 int main(int argc, char **argv)
 {

@@ -147,7 +147,9 @@ static int get_counters(struct fakews *ws, struct fw_request *req, struct fw_rep
     struct json_object *eps = json_object_new_object();
     if (!o || json_add(o, "endpoints", eps) < 0 ||
         json_add_int64(o, "total", (int64_t)ws->counter_total) < 0 ||
-        json_add_int64(o, "unmatched", (int64_t)ws->counter_unmatched) < 0)
+        json_add_int64(o, "unmatched", (int64_t)ws->counter_unmatched) < 0 ||
+        json_add_int64(o, "faults", (int64_t)ws->counter_faults) < 0 ||
+        json_add_int64(o, "rate_limited", (int64_t)ws->counter_rate_limited) < 0)
         return -ENOMEM;
     for (size_t i = 0; i < _ENDPOINT_MAX; i++)
         if (ws->counters[i] &&
@@ -170,6 +172,7 @@ static int post_reset(struct fakews *ws, struct fw_request *req, struct fw_reply
     ws->log_seq = 0;
     memset(ws->counters, 0, sizeof(ws->counters));
     ws->counter_total = ws->counter_unmatched = 0;
+    ws->counter_faults = ws->counter_rate_limited = 0;
     clear_faults(ws);
     return reply_empty(reply);
 }
@@ -230,8 +233,11 @@ int control_take_fault(struct fakews *ws, const char *method, const char *path,
             continue;
         if (f->path_prefix && !startswith(path, f->path_prefix))
             continue;
+        if (f->permille && (unsigned)(random() % 1000) >= f->permille)
+            continue;
         *ret = *f;
         ret->path_prefix = NULL;
+        ws->counter_faults++;
         if (--f->remaining <= 0) {
             free(f->path_prefix);
             memmove(ws->faults + i, ws->faults + i + 1, (ws->n_faults - i - 1) * sizeof(*f));
@@ -258,7 +264,8 @@ static int get_faults(struct fakews *ws, struct fw_request *req, struct fw_reply
             json_add_string(j, "kind", fault_kind_to_string(f->kind)) < 0 ||
             json_add_string(j, "method", methods) < 0 ||
             json_add_string(j, "path_prefix", f->path_prefix ? f->path_prefix : "") < 0 ||
-            json_add_int64(j, "remaining", f->remaining) < 0)
+            json_add_int64(j, "remaining", f->remaining) < 0 ||
+            json_add_int64(j, "permille", f->permille ? f->permille : 1000) < 0)
             return -ENOMEM;
     }
     return reply_json(reply, TAKE_PTR(o));
@@ -274,7 +281,7 @@ static int post_fault(struct fakews *ws, struct fw_request *req, struct fw_reply
 {
     struct json_error err = { { 0 } };
     const char *kind = NULL, *method = NULL, *prefix = NULL;
-    int64_t count = 1, status = 0, retry_after = -2, delay = 0;
+    int64_t count = 1, status = 0, retry_after = -2, delay = 0, permille = 0;
     if (!req->body)
         return bad(reply, "Missing required field: kind");
     if (json_get_string(req->body, "kind", JSON_REQUIRED, &kind, &err) < 0 ||
@@ -283,7 +290,8 @@ static int post_fault(struct fakews *ws, struct fw_request *req, struct fw_reply
         json_get_int64(req->body, "count", JSON_NULLABLE, &count, &err) < 0 ||
         json_get_int64(req->body, "status", JSON_NULLABLE, &status, &err) < 0 ||
         json_get_int64(req->body, "retry_after", JSON_NULLABLE, &retry_after, &err) < 0 ||
-        json_get_int64(req->body, "delay_ms", JSON_NULLABLE, &delay, &err) < 0)
+        json_get_int64(req->body, "delay_ms", JSON_NULLABLE, &delay, &err) < 0 ||
+        json_get_int64(req->body, "permille", JSON_NULLABLE, &permille, &err) < 0)
         return field_error(reply, &err);
     int k = -1;
     for (int i = 0; i < _FAULT_KIND_MAX; i++)
@@ -294,6 +302,8 @@ static int post_fault(struct fakews *ws, struct fw_request *req, struct fw_reply
                           "non_json or drop_reply.");
     if (count < 1 || count > 1000000)
         return bad(reply, "count must be between 1 and 1000000.");
+    if (permille < 0 || permille > 1000)
+        return bad(reply, "permille must be between 0 and 1000.");
     if (k == FAULT_STATUS && (status < 400 || status > 599))
         return bad(reply, "A status fault needs a status between 400 and 599.");
     if (k == FAULT_NON_JSON && status == 0)
@@ -322,6 +332,7 @@ static int post_fault(struct fakews *ws, struct fw_request *req, struct fw_reply
         .kind = (enum fw_fault_kind)k,
         .methods = methods,
         .remaining = count,
+        .permille = permille == 1000 ? 0 : (unsigned)permille,
         .status = (int)status,
         .retry_after = (int)retry_after,
         .delay_ms = delay,
@@ -568,8 +579,10 @@ int control_rate_limited(struct fakews *ws, const char *path)
     ws->rate_tokens += (double)(now - ws->rate_last_ms) * (double)ws->rate_rps / 1000.0;
     ws->rate_tokens = MIN(ws->rate_tokens, (double)ws->rate_burst);
     ws->rate_last_ms = now;
-    if (ws->rate_tokens < 1.0)
+    if (ws->rate_tokens < 1.0) {
+        ws->counter_rate_limited++;
         return 1;
+    }
     ws->rate_tokens -= 1.0;
     return 0;
 }

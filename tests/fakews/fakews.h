@@ -252,6 +252,7 @@ struct fw_fault {
     unsigned methods; /* HTTP_* mask, 0: any */
     char *path_prefix;
     int64_t remaining; /* requests still to hit */
+    unsigned permille; /* 1..999: hits that share of the matching requests; 0: every one */
     int status;
     int retry_after; /* < 0: no header */
     int64_t delay_ms;
@@ -331,7 +332,9 @@ struct fakews {
     uint64_t counters[_ENDPOINT_MAX];
     uint64_t counter_unmatched;
     uint64_t counter_total;
-    size_t n_periodic; /* jobs with a next_fire */
+    uint64_t counter_faults;       /* requests a fault hit */
+    uint64_t counter_rate_limited; /* requests over the rate limit */
+    size_t n_periodic;             /* jobs with a next_fire */
     /* a workspace rate limit on /api/ (a token bucket on the real clock) */
     int64_t rate_rps; /* 0: off */
     int64_t rate_burst;

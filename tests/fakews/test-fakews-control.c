@@ -349,6 +349,9 @@ static void test_rate_limit(void)
     }
     ok(logged, "the log marks the throttled requests");
     fwt_resp_done(&r);
+    fwt_get(f, &r, "/__fake/counters");
+    is_int(fwt_int(r.json, "rate_limited"), n429, "counters: rate_limited");
+    fwt_resp_done(&r);
 }
 
 static void test_seed(void)
@@ -402,6 +405,37 @@ static void test_shutdown_with_hang(void)
     close(s);
 }
 
+/* A fault with a permille hits about that share of the matching requests,
+ * and leaves the others alone. */
+static void test_permille_fault(int64_t job)
+{
+    struct fwt_resp r;
+    fwt_call(f, "POST", "/__fake/faults", "{\"kind\":\"status\",\"status\":500,\"permille\":1001}",
+             "", &r);
+    is_int(r.status, 400, "a permille over 1000 is refused");
+    fwt_resp_done(&r);
+    fault("{\"kind\":\"status\",\"status\":503,\"path_prefix\":\"/api/2.2/jobs/get\","
+          "\"permille\":200,\"count\":1000000}");
+    int hit = 0, fine = 0;
+    for (int i = 0; i < 500; i++) {
+        long st = fwt_get(f, &r, "/api/2.2/jobs/get?job_id=%" PRId64, job);
+        hit += st == 503;
+        fine += st == 200;
+        fwt_resp_done(&r);
+    }
+    ok(hit >= 50 && hit <= 170, "a 200-permille fault hit %d of 500 requests", hit);
+    is_int(hit + fine, 500, "the others were answered");
+    fwt_get(f, &r, "/__fake/counters");
+    ok(fwt_int(r.json, "faults") >= hit, "counters: faults %" PRId64, fwt_int(r.json, "faults"));
+    fwt_resp_done(&r);
+    fwt_call(f, "GET", "/__fake/faults", NULL, "", &r);
+    is_int(fwt_int(r.json, "faults.0.permille"), 200, "GET /__fake/faults shows its permille");
+    is_int(fwt_int(r.json, "faults.0.remaining"), 1000000 - hit, "... and counts only hits");
+    fwt_resp_done(&r);
+    fwt_call(f, "DELETE", "/__fake/faults", NULL, "", &r);
+    fwt_resp_done(&r);
+}
+
 int main(void)
 {
     static const char *const args[] = { "--clock", "manual", "--epoch-ms", "1700000000000", NULL };
@@ -413,6 +447,7 @@ int main(void)
     test_log(job);
     test_status_faults(job);
     test_connection_faults(job);
+    test_permille_fault(job);
     test_concurrent_idempotency(job);
     test_rate_limit();
     test_seed();

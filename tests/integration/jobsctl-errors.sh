@@ -94,6 +94,8 @@ for code in 0 1 2 3 4 5 6 7; do
     grep -q "^\\.B $code\$" "$T/man" || missing="$missing man-exit:$code"
 done
 is "$missing" "" "--help and jobsctl(1) document exit statuses 0-7"
+cp "$T/help" "$T/out"
+golden help.txt "--help as it reads"
 "$JOBSCTL" --version >"$T/out"
 like "$(cat "$T/out")" '^jobsctl [0-9.]+$' "--version"
 
