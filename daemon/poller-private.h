@@ -163,6 +163,8 @@ void poller_dequeue(struct poller *p, struct run *r);
 int poller_append_token(struct buf *b, const char *token);
 void poller_kick(struct poller *p);
 int poller_submit(struct poller *p, enum step_kind kind, const char *path);
+/* Hands an answer to the step that asked for it (on_done, and the fuzzer). */
+void poller_answer(struct poller *p, enum step_kind kind, const struct upstream_response *u);
 bool poller_failed(const struct upstream_response *u);
 uint64_t poller_fingerprint(struct json_object *run, unsigned *ret_total, unsigned *ret_done);
 enum life_cycle_state poller_life_cycle(struct json_object *run);

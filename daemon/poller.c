@@ -283,21 +283,8 @@ bool poller_failed(const struct upstream_response *u)
            u->status == 403;
 }
 
-static void on_done(const struct upstream_response *u, void *userdata)
+void poller_answer(struct poller *p, enum step_kind kind, const struct upstream_response *u)
 {
-    struct poller *p = userdata;
-    enum step_kind kind = p->step;
-    p->transfer = NULL;
-    p->step = STEP_NONE;
-    if (poller_failed(u)) {
-        p->stats.failures++;
-        if (!p->failing)
-            log_warning("Poller: the workspace %s%s; polling goes on with backoff",
-                        u->status ? "answered " : "did not answer",
-                        u->status ? http_status_reason(u->status) : "");
-        p->failing = true;
-    } else if (u->status > 0)
-        p->failing = false;
     switch (kind) {
     case STEP_ACTIVE_PAGE:
     case STEP_COMPLETED_PAGE:
@@ -314,6 +301,24 @@ static void on_done(const struct upstream_response *u, void *userdata)
     case STEP_NONE:
         break;
     }
+}
+
+static void on_done(const struct upstream_response *u, void *userdata)
+{
+    struct poller *p = userdata;
+    enum step_kind kind = p->step;
+    p->transfer = NULL;
+    p->step = STEP_NONE;
+    if (poller_failed(u)) {
+        p->stats.failures++;
+        if (!p->failing)
+            log_warning("Poller: the workspace %s%s; polling goes on with backoff",
+                        u->status ? "answered " : "did not answer",
+                        u->status ? http_status_reason(u->status) : "");
+        p->failing = true;
+    } else if (u->status > 0)
+        p->failing = false;
+    poller_answer(p, kind, u);
     poller_kick(p);
 }
 

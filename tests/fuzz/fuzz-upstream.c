@@ -175,28 +175,13 @@ static bool poller_ask(struct poller *p, bool *swept)
 }
 
 /* The completion of the poller's request, as upstream's callback gives it. */
-static void poller_answer(struct poller *p, const struct upstream_response *u)
+static void fuzz_answer(struct poller *p, const struct upstream_response *u)
 {
     enum step_kind kind = p->step;
     upstream_cancel(p->transfer);
     p->transfer = NULL;
     p->step = STEP_NONE;
-    switch (kind) {
-    case STEP_ACTIVE_PAGE:
-    case STEP_COMPLETED_PAGE:
-        poller_sweep_answer(p, kind, u);
-        break;
-    case STEP_BACKFILL_PAGE:
-        poller_backfill_answer(p, u);
-        break;
-    case STEP_RUN_GET:
-    case STEP_OUTPUT:
-    case STEP_EXPORT:
-        poller_fetch_answer(p, kind, u);
-        break;
-    case STEP_NONE:
-        break;
-    }
+    poller_answer(p, kind, u);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -259,7 +244,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)auth_take_reply(auth, in.status, in.body, in.len);
         to_archiver(arch, &in, &u, i);
         if (poller_ask(p, &swept))
-            poller_answer(p, &u);
+            fuzz_answer(p, &u);
         free(in.body);
     }
 
