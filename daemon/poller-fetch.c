@@ -269,10 +269,13 @@ static void run_complete(struct poller *p, const struct upstream_response *u)
     if (single && p->cache) {
         /* The poller's view, for proxied reads of the same request. */
         _cleanup_(cache_body_unrefp) struct cache_body *b = NULL;
-        char key[128];
-        snprintf(key, sizeof(key),
-                 "GET /api/2.2/jobs/runs/get?include_history=true&run_id=%" PRId64, r->run_id);
-        if (cache_body_new(u->content_type, u->body, u->body_len, &b) >= 0) {
+        _cleanup_free_ char *key = NULL;
+        char id[24];
+        snprintf(id, sizeof(id), "%" PRId64, r->run_id);
+        const char *const names[] = { "run_id", "include_history" };
+        const char *const values[] = { id, "true" };
+        if (cache_key_build(HTTP_GET, "/api/2.2/jobs/runs/get", names, values, 2, &key) >= 0 &&
+            cache_body_new(u->content_type, u->body, u->body_len, &b) >= 0) {
             struct cache_tags tags = {
                 .class = CACHE_RUN,
                 .job_id = r->job_id,

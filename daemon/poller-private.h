@@ -177,6 +177,8 @@ void poller_notify_status(struct poller *p);
 /* poller-sweep.c */
 void poller_sweep_begin(struct poller *p);
 int poller_sweep_next(struct poller *p);
+/* The sweep stops here; the next one comes after a backoff. */
+void poller_sweep_failed(struct poller *p);
 void poller_sweep_answer(struct poller *p, enum step_kind kind, const struct upstream_response *u);
 int poller_backfill_next(struct poller *p);
 void poller_backfill_answer(struct poller *p, const struct upstream_response *u);

@@ -89,7 +89,7 @@ int poller_sweep_next(struct poller *p)
                          path);
 }
 
-static void sweep_failed(struct poller *p)
+void poller_sweep_failed(struct poller *p)
 {
     p->sweep_phase = SWEEP_IDLE;
     free(p->page_token);
@@ -241,7 +241,7 @@ void poller_sweep_answer(struct poller *p, enum step_kind kind, const struct ups
         if (!poller_failed(u))
             log_warning("Poller: runs/list answered %d%s, the sweep stops here", u->status,
                         r == -EPROTO ? "" : " with a body that is not a run list");
-        sweep_failed(p);
+        poller_sweep_failed(p);
         return;
     }
     bool batch = store_begin(p->store) >= 0;

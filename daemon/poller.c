@@ -60,15 +60,7 @@ int poller_append_token(struct buf *b, const char *token)
 {
     /* Page tokens are opaque: encode what is not unreserved. */
     int r = buf_append(b, "&page_token=", 12);
-    for (const char *c = token; r >= 0 && *c; c++) {
-        unsigned char ch = (unsigned char)*c;
-        if ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || (ch >= '0' && ch <= '9') ||
-            ch == '-' || ch == '_' || ch == '.' || ch == '~')
-            r = buf_append(b, c, 1);
-        else
-            r = buf_appendf(b, "%%%02X", ch);
-    }
-    return r;
+    return r < 0 ? r : buf_append_urlencoded(b, token);
 }
 
 /* ---- the run table ---- */
@@ -362,17 +354,18 @@ static int on_kick(sd_event_source *s, void *userdata)
         return 0;
     }
     int r;
+    bool fetch = false, sweep = false;
     /* A run being archived goes first (its transaction waits); then queued
      * runs and sweep pages take turns, so neither starves; the backfill
      * takes what is left. */
     if (p->cur)
-        r = poller_fetch_next(p);
+        r = poller_fetch_next(p), fetch = true;
     else if (ready && (!sweeping || !p->last_was_fetch)) {
         p->last_was_fetch = true;
-        r = poller_fetch_begin(p, ready);
+        r = poller_fetch_begin(p, ready), fetch = true;
     } else if (sweeping) {
         p->last_was_fetch = false;
-        r = poller_sweep_next(p);
+        r = poller_sweep_next(p), sweep = true;
     } else
         r = poller_backfill_next(p);
     if (r < 0) {
@@ -380,10 +373,19 @@ static int on_kick(sd_event_source *s, void *userdata)
         /* The upstream queue is full or memory is short: try again soon. */
         if (r == -EAGAIN || r == -ENOMEM)
             arm_timer(p, now + p->s.interval_min_usec);
-        else
+        else {
+            /* Not to be made as it is (a page token too long, say): the run
+             * goes back to its queue with a backoff, the sweep or the
+             * backfill gives up; never the same step again at once. */
             log_warning_errno(r, "Poller: a request could not be made, ignoring: %m");
-        if (r != -EAGAIN && r != -ENOMEM)
+            if (fetch && p->cur)
+                poller_fetch_retry(p, true);
+            else if (sweep)
+                poller_sweep_failed(p);
+            else if (!fetch)
+                p->backfill_running = false;
             poller_kick(p);
+        }
     }
     return 0;
 }
@@ -473,8 +475,9 @@ int poller_start(struct poller *p)
         if (!run)
             return log_error_errno(ENOMEM, "Out of memory");
         struct store_run_meta meta;
-        _cleanup_json_ struct json_object *o = NULL;
-        if (store_get_run(p->store, ids[i], &o, &meta) >= 0) {
+        _cleanup_free_ char *text = NULL;
+        size_t len;
+        if (store_get_run_text(p->store, ids[i], &text, &len, &meta) >= 0) {
             run->job_id = meta.job_id;
             run->start_time = meta.start_time;
             run->life_cycle = meta.life_cycle;

@@ -136,25 +136,6 @@ const struct proxy_stats *proxy_get_stats(const struct proxy *p)
     return &p->stats;
 }
 
-static int append_encoded(struct buf *b, const char *s)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    for (; *s; s++) {
-        unsigned char c = (unsigned char)*s;
-        int r;
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '_' || c == '.' || c == '~')
-            r = buf_append(b, s, 1);
-        else {
-            char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
-            r = buf_append(b, esc, 3);
-        }
-        if (r < 0)
-            return r;
-    }
-    return 0;
-}
-
 /* Appends the query of req, percent-encoded, to b ("?k=v&..."). */
 static int proxy_format_query(const struct request *req, struct buf *b)
 {
@@ -162,11 +143,11 @@ static int proxy_format_query(const struct request *req, struct buf *b)
     for (size_t i = 0; i < req->n_query && r >= 0; i++) {
         r = buf_append(b, i == 0 ? "?" : "&", 1);
         if (r >= 0)
-            r = append_encoded(b, req->query[i].key);
+            r = buf_append_urlencoded(b, req->query[i].key);
         if (r >= 0)
             r = buf_append(b, "=", 1);
         if (r >= 0)
-            r = append_encoded(b, req->query[i].value);
+            r = buf_append_urlencoded(b, req->query[i].value);
     }
     return r;
 }

@@ -276,6 +276,25 @@ int buf_append(struct buf *b, const void *p, size_t n)
     return 0;
 }
 
+int buf_append_urlencoded(struct buf *b, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        int r;
+        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+            c == '-' || c == '_' || c == '.' || c == '~')
+            r = buf_append(b, s, 1);
+        else {
+            char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
+            r = buf_append(b, esc, 3);
+        }
+        if (r < 0)
+            return r;
+    }
+    return 0;
+}
+
 int buf_appendf(struct buf *b, const char *fmt, ...)
 {
     va_list ap;

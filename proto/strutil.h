@@ -82,6 +82,9 @@ struct buf {
 /* -EMSGSIZE once len would pass max (nothing is appended), -ENOMEM. */
 int buf_append(struct buf *b, const void *p, size_t n);
 int buf_appendf(struct buf *b, const char *fmt, ...) _printf_(2, 3);
+/* Appends s percent-encoded: every byte but RFC 3986's unreserved ones
+ * (ALPHA DIGIT - . _ ~) as %XX. */
+int buf_append_urlencoded(struct buf *b, const char *s);
 void buf_reset(struct buf *b);
 void buf_done(struct buf *b);
 /* Hands the data to the caller (who frees it) and empties the buffer. */

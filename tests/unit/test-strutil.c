@@ -172,6 +172,11 @@ static void test_buf(void)
     struct buf empty = BUF_INIT(4);
     _cleanup_free_ char *e = buf_steal(&empty, &len);
     is_str(e, "", "steal of an empty buffer is an empty string");
+
+    struct buf u = BUF_INIT(64);
+    is_int(buf_append_urlencoded(&u, "a-Z_9.~ /+=&\xc3\xa9"), 0, "urlencode");
+    is_str(u.data, "a-Z_9.~%20%2F%2B%3D%26%C3%A9", "only the unreserved stay as they are");
+    buf_done(&u);
 }
 
 int main(void)
